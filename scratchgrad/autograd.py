@@ -1,0 +1,331 @@
+"""The autograd engine: primitives, graph nodes, grad mode and the backward pass.
+
+The engine knows no op by name. A `Primitive` is a NumPy forward plus one
+derivative rule (a vector-Jacobian product, "vjp") per input; `apply` runs the
+forward and, when an input requires grad, records a `Node`. `backward` walks
+the nodes in reverse creation order, asks each rule for its inputs' gradients,
+and undoes broadcasting in one place (`fit_gradient`).
+
+Each rule is written once, over values with arithmetic operators and NumPy
+functions. In an ordinary backward those values are raw NumPy arrays (fast).
+Under `create_graph=True` they are Tensors: Tensor implements NumPy's
+`__array_ufunc__`/`__array_function__`, so `np.cos(x)` inside a rule becomes
+scratchgrad's `cos`, the rule records a graph, and gradients of gradients work.
+"""
+import functools
+import itertools
+import threading
+
+import numpy as np
+
+from scratchgrad.errors import GraphError, ShapeError, describe_shape
+
+
+# ---------------------------------------------------------------- grad mode
+
+class _GradMode(threading.local):
+    enabled = True  # class attribute: every new thread starts with grad enabled
+
+
+grad_mode = _GradMode()
+
+
+def is_grad_enabled():
+    return grad_mode.enabled
+
+
+class set_grad_enabled:
+    """Context manager and decorator that turns graph recording on or off (per thread)."""
+
+    def __init__(self, mode=True):
+        self.mode = bool(mode)
+        self.previous = []
+
+    def __enter__(self):
+        self.previous.append(grad_mode.enabled)
+        grad_mode.enabled = self.mode
+
+    def __exit__(self, *exc):
+        grad_mode.enabled = self.previous.pop()
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with self.__class__(self.mode):
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+class no_grad(set_grad_enabled):
+    """`with sg.no_grad():` (or `@sg.no_grad()`) runs ops without recording a graph."""
+
+    def __init__(self):
+        super().__init__(False)
+
+    def __call__(self, fn):
+        return set_grad_enabled(False)(fn)
+
+
+class enable_grad(set_grad_enabled):
+    """Turns recording back on inside a `no_grad` block."""
+
+    def __init__(self):
+        super().__init__(True)
+
+    def __call__(self, fn):
+        return set_grad_enabled(True)(fn)
+
+
+# ---------------------------------------------------------------- primitives and nodes
+
+class Primitive:
+    """An op: a NumPy forward and, per input, a rule g -> that input's gradient.
+
+    A rule is called as rule(g, ans, *args, **params): g is the gradient of
+    the output, ans the output, args the inputs. `saves=False` marks ops
+    whose rules read none of these, so a second backward through them works
+    without retain_graph, as in PyTorch.
+    """
+    __slots__ = ("name", "forward", "vjps", "saves")
+
+    def __init__(self, name, forward, *vjps, saves=True):
+        self.name = name
+        self.forward = forward
+        self.vjps = vjps
+        self.saves = saves
+
+    def __repr__(self):
+        return f"<primitive {self.name}>"
+
+
+class Node:
+    """How a tensor was made: the op, its inputs (Tensors or constants) and params."""
+    __slots__ = ("op", "inputs", "args", "params", "seq", "__weakref__")
+
+    def __init__(self, op, inputs, args, params):
+        self.op = op
+        self.inputs = inputs   # the Tensors and constants as given, for the graph's structure
+        self.args = args       # their raw values, what the rules read; None once released
+        self.params = params
+        self.seq = next(_creation_counter)
+
+    def name(self):
+        return self.op.name
+
+    @property
+    def next_functions(self):
+        """The nodes (or leaf tensors) this node's inputs came from, like PyTorch's."""
+        return tuple(getattr(x, "grad_fn", None) or x for x in self.inputs
+                     if getattr(x, "requires_grad", False))
+
+    def __repr__(self):
+        return f"<{self.op.name.title().replace('_', '')}Backward>"
+
+
+# A node's inputs were always created before it, so sorting by this counter
+# gives a topological order without any graph search (and without recursion).
+_creation_counter = itertools.count()
+_NO_PARAMS = {}
+
+
+def apply(op, inputs, args, params=_NO_PARAMS):
+    """Run op.forward on the raw args and record a node if any input requires grad."""
+    out = Tensor._wrap(op.forward(*args, **params))
+    if grad_mode.enabled:
+        for x in inputs:
+            if type(x) is Tensor and x.requires_grad:
+                out.requires_grad = True
+                out.grad_fn = Node(op, inputs, args, params)
+                break
+    return out
+
+
+class per_input:
+    """The rules of an op with any number of inputs (cat): one rule told which input it serves."""
+    __slots__ = ("rule",)
+
+    def __init__(self, rule):
+        self.rule = rule
+
+    def __getitem__(self, index):
+        return functools.partial(self.rule, index=index)
+
+
+def call(op, *args, **params):
+    """Use a primitive inside a rule: arrays in, array out; Tensors in, a recorded Tensor out."""
+    if any(type(a) is Tensor for a in args):
+        raw = tuple(a.data if type(a) is Tensor else a for a in args)
+        return apply(op, args, raw, params)
+    return op.forward(*args, **params)
+
+
+# ---------------------------------------------------------------- backward
+
+def sum_to(g, shape):
+    """Undo broadcasting: sum g over the axes that broadcasting added or stretched."""
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g.reshape(shape) if lead else g
+
+
+def fit_gradient(g, x):
+    """Bring a rule's result to x's shape and dtype: the one place broadcasting is undone."""
+    if g.shape != x.shape:
+        g = sum_to(g, x.shape)
+    if g.dtype != x.dtype:
+        g = g.astype(x.dtype)
+    return g
+
+
+def _graph_in_reverse_order(roots):
+    """Every non-leaf tensor that leads to the roots, newest first (consumers before producers)."""
+    found = {}
+    stack = [r for r in roots if r.grad_fn is not None]
+    while stack:
+        t = stack.pop()
+        key = id(t)
+        if key in found:
+            continue
+        node = t.grad_fn
+        if node.args is None:
+            raise GraphError(
+                f"backward: the graph through {node!r} was already freed by an earlier "
+                "backward; pass retain_graph=True to the first backward() to go through it twice")
+        found[key] = t
+        for x in node.inputs:
+            if type(x) is Tensor and x.grad_fn is not None and id(x) not in found:
+                stack.append(x)
+    order = list(found.values())
+    order.sort(key=_node_seq, reverse=True)
+    return order
+
+
+def _node_seq(t):
+    return t.grad_fn.seq
+
+
+def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
+    """Propagate root_grads back through the graph.
+
+    Without `capture`, leaves accumulate into `.grad`. With `capture` (a dict
+    id(tensor) -> None, from `sg.grad`), the gradients of those tensors are
+    collected into it instead and no `.grad` is touched.
+    """
+    order = _graph_in_reverse_order(roots)
+    grads = {}
+    for root, g in zip(roots, root_grads):
+        _deliver(root, g, grads, capture)
+    with set_grad_enabled(create_graph):
+        for t in order:
+            g = grads.pop(id(t), None)
+            if g is None:
+                continue
+            if capture is not None and id(t) in capture:
+                capture[id(t)] = g if capture[id(t)] is None else capture[id(t)] + g
+            elif t._retains_grad:
+                _accumulate(t, g)
+            node = t.grad_fn
+            if create_graph:
+                values, ans = node.inputs, t
+            else:
+                values, ans = node.args, t.data
+            rules = node.op.vjps
+            for i, x in enumerate(node.inputs):
+                if type(x) is Tensor and x.requires_grad:
+                    gx = rules[i](g, ans, *values, **node.params)
+                    if gx is not None:
+                        _deliver(x, fit_gradient(gx, x), grads, capture)
+            if not retain_graph and node.op.saves:
+                node.args = None
+
+
+def _deliver(x, g, grads, capture):
+    """Hand g to tensor x: sum into the pending gradients, or into a leaf's .grad."""
+    if x.grad_fn is not None:
+        key = id(x)
+        previous = grads.get(key)
+        grads[key] = g if previous is None else previous + g
+    elif capture is not None:
+        key = id(x)
+        if key in capture:
+            capture[key] = g if capture[key] is None else capture[key] + g
+    else:
+        _accumulate(x, g)
+
+
+def _accumulate(x, g):
+    """Leaf accumulation: .grad += g (a fresh array the first time, never an alias)."""
+    if type(g) is Tensor:  # create_graph: keep the gradient's own graph
+        x.grad = g if x.grad is None else x.grad + g
+    elif x.grad is None:
+        x.grad = Tensor._wrap(np.array(g, dtype=x.dtype, copy=True))
+    else:
+        x.grad = Tensor._wrap(x.grad.data + g)
+
+
+def check_gradient(op, output, gradient):
+    """A gradient passed to backward/grad must match the output's shape."""
+    if gradient is None:
+        if output.size != 1:
+            raise GraphError(
+                f"{op}: gradient can be omitted only for a one-element tensor, but the output "
+                f"has shape {describe_shape(output.shape)}; pass gradient= of that shape")
+        return np.ones(output.shape, dtype=output.dtype)
+    data = gradient.data if type(gradient) is Tensor else np.asarray(gradient, dtype=output.dtype)
+    if data.shape != output.shape:
+        raise ShapeError(f"{op}: gradient has shape {describe_shape(data.shape)} but the output "
+                         f"has shape {describe_shape(output.shape)}")
+    return data
+
+
+def backward(tensor, gradient=None, retain_graph=None, create_graph=False):
+    """Tensor.backward: accumulate d tensor / d leaf into every leaf's .grad."""
+    if not tensor.requires_grad:
+        raise GraphError("backward: this tensor does not require grad and has no grad_fn; "
+                         "set requires_grad=True on the inputs you want gradients for")
+    g = check_gradient("backward", tensor, gradient)
+    if create_graph:
+        g = gradient if type(gradient) is Tensor else Tensor._wrap(g)
+    if retain_graph is None:
+        retain_graph = create_graph
+    run_backward([tensor], [g], retain_graph, create_graph)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=False):
+    """sg.grad: the gradients of outputs w.r.t. inputs, returned as a tuple; .grad is untouched."""
+    outputs = [outputs] if type(outputs) is Tensor else list(outputs)
+    single_input = type(inputs) is Tensor
+    inputs = [inputs] if single_input else list(inputs)
+    if grad_outputs is None or type(grad_outputs) is Tensor:
+        grad_outputs = [grad_outputs] * len(outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: {len(outputs)} outputs but {len(grad_outputs)} grad_outputs")
+    for x in inputs:
+        if type(x) is not Tensor or not x.requires_grad:
+            raise GraphError("grad: every input must be a Tensor that requires grad")
+    for y in outputs:
+        if not y.requires_grad:
+            raise GraphError("grad: an output does not require grad and has no grad_fn")
+    root_grads = []
+    for y, g in zip(outputs, grad_outputs):
+        data = check_gradient("grad", y, g)
+        root_grads.append((g if type(g) is Tensor else Tensor._wrap(data)) if create_graph else data)
+    if retain_graph is None:
+        retain_graph = create_graph
+    capture = {id(x): None for x in inputs}
+    run_backward(outputs, root_grads, retain_graph, create_graph, capture)
+    results = []
+    for i, x in enumerate(inputs):
+        g = capture[id(x)]
+        if g is None and not allow_unused:
+            raise GraphError(f"grad: input {i} was not used to compute the outputs; "
+                             "pass allow_unused=True to get None for it")
+        results.append(g if g is None or type(g) is Tensor else Tensor._wrap(np.array(g, copy=True)))
+    return tuple(results)
+
+
+from scratchgrad.tensor import Tensor  # noqa: E402  (tensor.py imports this module first)

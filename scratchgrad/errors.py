@@ -1,0 +1,72 @@
+"""The error types scratchgrad raises, and helpers that word their messages.
+
+Each error is also an instance of the built-in type PyTorch raises for the same
+mistake and of the one NumPy raises, so `except RuntimeError` (PyTorch habit) and
+`except ValueError` (NumPy habit) both catch a shape mismatch.
+"""
+
+
+class ShapeError(ValueError, RuntimeError):
+    """Operand shapes don't fit together (broadcasting, matmul, reshape, cat)."""
+
+
+class AxisError(IndexError, ValueError):
+    """An axis (dimension) argument is out of range or repeated."""
+
+
+class DTypeError(TypeError, RuntimeError):
+    """A dtype can't be used here (e.g. an int tensor that requires grad)."""
+
+
+class GraphError(RuntimeError):
+    """Backward can't run: nothing requires grad, the graph was freed, a bad gradient."""
+
+
+def describe_shape(shape):
+    """Shapes are printed as tuples, like NumPy and Python, e.g. (3, 4) or ()."""
+    return str(tuple(shape))
+
+
+def broadcast_error(op, *shapes):
+    """Name the first dimension (counted from the right) where the shapes clash."""
+    ndim = max(len(s) for s in shapes)
+    for dim in range(-1, -ndim - 1, -1):
+        sizes = [s[dim] for s in shapes if len(s) >= -dim]
+        distinct = {n for n in sizes if n != 1}
+        if len(distinct) > 1:
+            listed = " vs ".join(str(n) for n in sizes)
+            break
+    else:  # shapes do broadcast; callers only get here on a real clash
+        dim, listed = 0, "?"
+    joined = " and ".join(describe_shape(s) for s in shapes)
+    return ShapeError(f"{op}: shapes {joined} can't broadcast: dimension {dim} is {listed}")
+
+
+def normalize_axis(op, axis, ndim):
+    """Turn a possibly negative axis into 0..ndim-1; 0-d tensors accept 0 and -1 like PyTorch."""
+    if not isinstance(axis, (int,)) or isinstance(axis, bool):
+        try:
+            axis = int(axis.__index__())
+        except (AttributeError, TypeError):
+            raise TypeError(f"{op}: axis must be an int, got {axis!r}") from None
+    bound = max(ndim, 1)
+    if not -bound <= axis < bound:
+        raise AxisError(f"{op}: axis {axis} is out of range for a tensor with {ndim} "
+                        f"dimension(s) (expected -{bound} to {bound - 1})")
+    return axis % bound if ndim else 0
+
+
+def normalize_axes(op, axis, ndim):
+    """axis=None means every axis; an int or a tuple is normalised and checked for repeats."""
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, (tuple, list)):
+        axes = tuple(normalize_axis(op, a, ndim) for a in axis)
+        if len(set(axes)) != len(axes):
+            raise AxisError(f"{op}: axis {tuple(axis)} repeats a dimension")
+        return axes if ndim else ()
+    return (normalize_axis(op, axis, ndim),) if ndim else ()
+
+
+class GradcheckError(RuntimeError):
+    """gradcheck found an analytic gradient that disagrees with finite differences."""

@@ -1,0 +1,134 @@
+"""Tensor factories and the random number generator behind sg.rand, sg.randn and sg.manual_seed."""
+import numpy as np
+
+from scratchgrad import dtypes
+from scratchgrad.errors import DTypeError
+from scratchgrad.tensor import Tensor
+
+_rng = np.random.default_rng()
+
+
+def manual_seed(seed):
+    """Make sg.rand, sg.randn and everything random in scratchgrad repeatable."""
+    global _rng
+    _rng = np.random.default_rng(int(seed))
+
+
+def generator():
+    """The generator every random function in scratchgrad draws from."""
+    return _rng
+
+
+def _size(name, size):
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = size[0]
+    try:
+        size = tuple(int(n) for n in size)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: sizes must be ints, got {size!r}") from None
+    if any(n < 0 for n in size):
+        raise ValueError(f"{name}: sizes can't be negative, got {size}")
+    return size
+
+
+def _finish(array, requires_grad):
+    t = Tensor._wrap(array)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _dtype(dtype, default=dtypes.default_float):
+    return default if dtype is None else dtypes.as_dtype(dtype)
+
+
+def zeros(*size, dtype=None, requires_grad=False):
+    return _finish(np.zeros(_size("zeros", size), _dtype(dtype)), requires_grad)
+
+
+def ones(*size, dtype=None, requires_grad=False):
+    return _finish(np.ones(_size("ones", size), _dtype(dtype)), requires_grad)
+
+
+def full(size, fill_value, dtype=None, requires_grad=False):
+    """A tensor filled with fill_value; its dtype follows the value (float32, int64 or bool)."""
+    if dtype is None:
+        dtype = dtypes.result_dtype(fill_value) if isinstance(fill_value, (bool, int, float)) \
+            else np.asarray(fill_value).dtype
+    size = _size("full", size if isinstance(size, (tuple, list)) else (size,))
+    return _finish(np.full(size, fill_value, _dtype(dtype)), requires_grad)
+
+
+def zeros_like(t, dtype=None, requires_grad=False):
+    return zeros(t.shape, dtype=t.dtype if dtype is None else dtype, requires_grad=requires_grad)
+
+
+def ones_like(t, dtype=None, requires_grad=False):
+    return ones(t.shape, dtype=t.dtype if dtype is None else dtype, requires_grad=requires_grad)
+
+
+def full_like(t, fill_value, dtype=None, requires_grad=False):
+    return full(t.shape, fill_value, dtype=t.dtype if dtype is None else dtype,
+                requires_grad=requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, requires_grad=False):
+    """start, start+step, ... below end; int64 for int arguments, else float32 (as PyTorch)."""
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise ValueError("arange: step must be nonzero")
+    if dtype is None:
+        is_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
+        dtype = dtypes.int64 if is_int else dtypes.default_float
+    return _finish(np.arange(start, end, step).astype(_dtype(dtype)), requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, requires_grad=False):
+    """steps evenly spaced values from start to end, both included."""
+    if int(steps) < 0:
+        raise ValueError(f"linspace: steps can't be negative, got {steps}")
+    return _finish(np.linspace(start, end, int(steps)).astype(_dtype(dtype)), requires_grad)
+
+
+def eye(n, m=None, dtype=None, requires_grad=False):
+    return _finish(np.eye(n, m, dtype=_dtype(dtype)), requires_grad)
+
+
+def rand(*size, dtype=None, requires_grad=False):
+    """Uniform on [0, 1)."""
+    dtype = _dtype(dtype)
+    _require_float("rand", dtype)
+    return _finish(_rng.random(_size("rand", size)).astype(dtype), requires_grad)
+
+
+def randn(*size, dtype=None, requires_grad=False):
+    """Standard normal."""
+    dtype = _dtype(dtype)
+    _require_float("randn", dtype)
+    return _finish(_rng.standard_normal(_size("randn", size)).astype(dtype), requires_grad)
+
+
+def randint(low, high=None, size=(), dtype=None):
+    if high is None:
+        low, high = 0, low
+    return _finish(_rng.integers(low, high, _size("randint", (size,))).astype(_dtype(dtype, dtypes.int64)),
+                   False)
+
+
+def rand_like(t, dtype=None, requires_grad=False):
+    return rand(t.shape, dtype=t.dtype if dtype is None else dtype, requires_grad=requires_grad)
+
+
+def randn_like(t, dtype=None, requires_grad=False):
+    return randn(t.shape, dtype=t.dtype if dtype is None else dtype, requires_grad=requires_grad)
+
+
+def _require_float(name, dtype):
+    if dtype.kind != "f":
+        raise DTypeError(f"{name}: needs a floating-point dtype, got {dtype}")
+
+
+def tensor(data, dtype=None, requires_grad=False):
+    """A new tensor (a copy) from a number, nested list, NumPy array or Tensor."""
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad)

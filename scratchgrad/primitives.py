@@ -1,0 +1,221 @@
+"""The primitives: each op's NumPy forward with its derivative rules beside it.
+
+Read a row as "op = forward, then the gradient for each input". In a rule,
+`g` is the gradient arriving at the op's output, `ans` the output, `x`, `y`
+the inputs; each rule returns that input's gradient. Rules return the
+gradient in the output's shape: the engine sums broadcast dimensions away
+and casts to the input's dtype (autograd.fit_gradient), so no rule does.
+
+The same rule runs on NumPy arrays (ordinary backward) and on Tensors
+(create_graph=True: `np.cos(x)` on a Tensor dispatches to scratchgrad's cos),
+so every rule is itself differentiable. Everything not here (softmax, var,
+clip, stack, ...) is composed from these in ops.py and has no rule of its own.
+"""
+import builtins
+import math
+
+import numpy as np
+
+from scratchgrad.autograd import Primitive, call, per_input
+
+
+# ---------------------------------------------------------------- arithmetic
+
+add = Primitive("add", np.add,
+                lambda g, ans, x, y: g,
+                lambda g, ans, x, y: g,
+                saves=False)
+sub = Primitive("sub", np.subtract,
+                lambda g, ans, x, y: g,
+                lambda g, ans, x, y: -g,
+                saves=False)
+mul = Primitive("mul", np.multiply,
+                lambda g, ans, x, y: g * y,
+                lambda g, ans, x, y: g * x)
+div = Primitive("div", np.true_divide,
+                lambda g, ans, x, y: g / y,
+                lambda g, ans, x, y: -g * ans / y)
+
+
+def _pow_grad_base(g, ans, x, y):
+    """d/dx x**y = y * x**(y-1); PyTorch defines it as 0 where y == 0 (even at x == 0)."""
+    if isinstance(y, (int, float)):
+        return g * 0 if y == 0 else g * (y * x ** (y - 1))
+    return np.where(y == 0, 0, g * (y * x ** (y - 1)))
+
+
+def _pow_grad_exponent(g, ans, x, y):
+    """d/dy x**y = x**y * log(x); PyTorch defines it as 0 where x == 0 and y >= 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_x = np.log(np.where(x == 0, 1, x))
+    return np.where((x == 0) & (y >= 0), 0, g * ans * log_x)
+
+
+pow = Primitive("pow", np.power, _pow_grad_base, _pow_grad_exponent)
+neg = Primitive("neg", np.negative,
+                lambda g, ans, x: -g,
+                saves=False)
+
+
+def _tie_share(x, y):
+    """1 where x wins, 0 where it loses, 1/2 on ties (PyTorch splits ties evenly)."""
+    return (x > y) + (x == y) * 0.5
+
+
+maximum = Primitive("maximum", np.maximum,
+                    lambda g, ans, x, y: g * _tie_share(x, y),
+                    lambda g, ans, x, y: g * _tie_share(y, x))
+minimum = Primitive("minimum", np.minimum,
+                    lambda g, ans, x, y: g * _tie_share(y, x),
+                    lambda g, ans, x, y: g * _tie_share(x, y))
+where = Primitive("where", np.where,
+                  None,
+                  lambda g, ans, cond, x, y: np.where(cond, g, 0),
+                  lambda g, ans, cond, x, y: np.where(cond, 0, g))
+
+
+# ---------------------------------------------------------------- matmul
+
+def _matmul_grad_x(g, ans, x, y):
+    """d/dx (x @ y) = g @ y^T, with 1-D operands treated as a row (x) or column (y)."""
+    if y.ndim == 1:
+        return np.expand_dims(g, -1) * y            # (..., n, 1) * (m,) -> outer product
+    if x.ndim == 1:
+        return (y @ np.expand_dims(g, -1))[..., 0]   # (..., n, m) @ (..., m, 1)
+    return g @ np.swapaxes(y, -1, -2)
+
+
+def _matmul_grad_y(g, ans, x, y):
+    """d/dy (x @ y) = x^T @ g, with the same 1-D conventions."""
+    if x.ndim == 1:
+        return np.expand_dims(x, -1) * np.expand_dims(g, -2)
+    if y.ndim == 1:
+        return (np.swapaxes(x, -1, -2) @ np.expand_dims(g, -1))[..., 0]
+    return np.swapaxes(x, -1, -2) @ g
+
+
+matmul = Primitive("matmul", np.matmul, _matmul_grad_x, _matmul_grad_y)
+
+
+# ---------------------------------------------------------------- elementwise functions
+
+exp = Primitive("exp", np.exp, lambda g, ans, x: g * ans)
+log = Primitive("log", np.log, lambda g, ans, x: g / x)
+sqrt = Primitive("sqrt", np.sqrt, lambda g, ans, x: g / (2 * ans))
+abs = Primitive("abs", np.abs, lambda g, ans, x: g * np.sign(x))
+sin = Primitive("sin", np.sin, lambda g, ans, x: g * np.cos(x))
+cos = Primitive("cos", np.cos, lambda g, ans, x: -g * np.sin(x))
+tanh = Primitive("tanh", np.tanh, lambda g, ans, x: g * (1 - ans * ans))
+relu = Primitive("relu", lambda x: np.maximum(x, 0), lambda g, ans, x: g * (ans > 0))
+
+
+def _sigmoid(x):
+    """1 / (1 + e^-x), written as exp(-log(1 + e^-x)) so that no exp can overflow."""
+    return np.exp(-np.logaddexp(0, -x))
+
+
+sigmoid = Primitive("sigmoid", _sigmoid, lambda g, ans, x: g * ans * (1 - ans))
+# softplus = log(1 + e^x); its derivative e^x / (1 + e^x) equals exp(x - ans), which can't overflow.
+softplus = Primitive("softplus", lambda x: np.logaddexp(0, x), lambda g, ans, x: g * np.exp(x - ans))
+
+_erf_scalar = np.vectorize(math.erf, otypes=[np.float64])
+erf = Primitive("erf", lambda x: _erf_scalar(x).astype(x.dtype),
+                lambda g, ans, x: g * (2 / math.sqrt(math.pi)) * np.exp(-x * x))
+# A dtype change passes the gradient through; the engine casts it back to the input's dtype.
+cast = Primitive("cast", lambda x, dtype: x.astype(dtype), lambda g, ans, x, dtype: g, saves=False)
+copy = Primitive("copy", np.copy, lambda g, ans, x: g, saves=False)
+
+
+# ---------------------------------------------------------------- reductions (axis is a tuple)
+
+def _unreduce(g, x, axis, keepdims):
+    """Give a reduced gradient back its reduced axes, as size-1 dims, ready to broadcast."""
+    return g if keepdims else np.expand_dims(g, axis)
+
+
+sum = Primitive("sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
+                lambda g, ans, x, axis, keepdims: np.broadcast_to(_unreduce(g, x, axis, keepdims), x.shape),
+                saves=False)
+
+
+def _extremum_grad(g, ans, x, axis, keepdims):
+    """Gradient of max/min: shared evenly among the elements that reach the extreme."""
+    hits = x == _unreduce(ans, x, axis, keepdims)
+    return _unreduce(g, x, axis, keepdims) * hits / np.sum(hits, axis=axis, keepdims=True)
+
+
+max = Primitive("max", lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims), _extremum_grad)
+min = Primitive("min", lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims), _extremum_grad)
+
+
+def _prod_grad(g, ans, x, axis, keepdims):
+    """d/dx_i prod(x) = product of the others; exact where x holds zeros (no division by 0)."""
+    is_zero = x == 0
+    nonzero = np.where(is_zero, 1, x)
+    prod_nonzero = call(prod, nonzero, axis=axis, keepdims=True)
+    zeros = np.sum(is_zero, axis=axis, keepdims=True)
+    others = np.where(is_zero, prod_nonzero * (zeros == 1), prod_nonzero / nonzero * (zeros == 0))
+    return _unreduce(g, x, axis, keepdims) * others
+
+
+prod = Primitive("prod", lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims), _prod_grad)
+
+
+# ---------------------------------------------------------------- shapes
+
+reshape = Primitive("reshape", np.reshape,
+                    lambda g, ans, x, shape: g.reshape(x.shape),
+                    saves=False)
+permute = Primitive("permute", np.transpose,
+                    lambda g, ans, x, axes: np.transpose(g, np.argsort(axes)),
+                    saves=False)
+# Broadcasting's gradient is a sum over the stretched axes, which the engine already does.
+broadcast_to = Primitive("broadcast_to", np.broadcast_to,
+                         lambda g, ans, x, shape: g,
+                         saves=False)
+
+
+def _scatter_add(g, shape, key):
+    """A zero array of `shape` with g added at x[key]; repeated indices add up."""
+    out = np.zeros(shape, dtype=g.dtype)
+    if _has_array_index(key):
+        np.add.at(out, key, g)
+    else:
+        out[key] = g
+    return out
+
+
+def _has_array_index(key):
+    parts = key if type(key) is tuple else (key,)
+    return any(isinstance(k, np.ndarray) for k in parts)
+
+
+index = Primitive("index", lambda x, key: x[key],
+                  lambda g, ans, x, key: call(scatter_add, g, shape=x.shape, key=key),
+                  saves=False)
+scatter_add = Primitive("scatter_add", _scatter_add,
+                        lambda g, ans, x, shape, key: call(index, g, key=key),
+                        saves=False)
+
+
+def _cat_grad(g, ans, *xs, axis, index):
+    """Each input of a concatenation gets its own slice of g back."""
+    start = builtins.sum(x.shape[axis] for x in xs[:index])
+    window = [slice(None)] * g.ndim
+    window[axis] = slice(start, start + xs[index].shape[axis])
+    return g[tuple(window)]
+
+
+cat = Primitive("cat", lambda *xs, axis: np.concatenate(xs, axis=axis),
+                per_input(_cat_grad),
+                saves=False)
+
+
+def _pad_grad(g, ans, x, widths, value):
+    """Padding's gradient is g with the padding cut off again."""
+    return g[tuple(slice(before, before + n) for (before, _), n in zip(widths, x.shape))]
+
+
+pad = Primitive("pad", lambda x, widths, value: np.pad(x, widths, constant_values=value),
+                _pad_grad,
+                saves=False)

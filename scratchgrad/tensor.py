@@ -1,0 +1,352 @@
+"""The Tensor: a NumPy array plus what autograd needs (requires_grad, grad, grad_fn).
+
+Methods are thin: each forwards to the function of the same name in ops.py,
+where arguments are checked and primitives applied.
+"""
+import numpy as np
+
+from scratchgrad import autograd, dtypes
+from scratchgrad.errors import DTypeError, GraphError, describe_shape
+
+
+class Size(int):
+    """t.size is the number of elements (NumPy's meaning); t.size() / t.size(dim) give the shape (PyTorch's)."""
+
+    def __new__(cls, shape):
+        self = super().__new__(cls, int(np.prod(shape, dtype=np.int64)))
+        self.shape = shape
+        return self
+
+    def __call__(self, dim=None):
+        return self.shape if dim is None else self.shape[dim]
+
+
+class Tensor:
+    """An n-dimensional array that can record the operations applied to it."""
+    __slots__ = ("data", "requires_grad", "grad", "grad_fn", "_retains_grad", "__weakref__")
+    __hash__ = object.__hash__  # == is elementwise, so hashing is by identity, as in PyTorch
+
+    def __init__(self, data, dtype=None, requires_grad=False):
+        self.data = to_array(data, dtype)
+        self.grad = None
+        self.grad_fn = None
+        self._retains_grad = False
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @staticmethod
+    def _wrap(data):
+        """Internal fast constructor: data is already a NumPy array (or NumPy scalar)."""
+        t = Tensor.__new__(Tensor)
+        t.data = data
+        t.requires_grad = False
+        t.grad = None
+        t.grad_fn = None
+        t._retains_grad = False
+        return t
+
+    # ------------------------------------------------------------ attributes
+    shape = property(lambda self: self.data.shape)
+    ndim = property(lambda self: self.data.ndim)
+    dtype = property(lambda self: self.data.dtype)
+    size = property(lambda self: Size(self.data.shape))
+    is_leaf = property(lambda self: self.grad_fn is None)
+    T = property(lambda self: ops.permute(self, tuple(range(self.ndim - 1, -1, -1))))
+    mT = property(lambda self: ops.transpose(self, -2, -1))
+
+    def dim(self):
+        return self.data.ndim
+
+    def numel(self):
+        return int(self.data.size)
+
+    # ------------------------------------------------------------ conversion
+    def numpy(self):
+        """The data as a NumPy array (a read-only view: change a tensor through ops, not its array)."""
+        view = np.asarray(self.data).view()
+        view.flags.writeable = False
+        return view
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self.data, dtype=dtype)
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item: only one-element tensors can be converted to a Python number, "
+                             f"this one has shape {describe_shape(self.shape)}")
+        return self.data.item() if self.data.ndim == 0 else self.data.reshape(()).item()
+
+    def tolist(self):
+        return np.asarray(self.data).tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError("only one-element integer tensors can be used as an index")
+        return int(self.item())
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(f"bool: a tensor with {self.data.size} elements has no single truth "
+                               "value; use .any() or .all()")
+        return bool(self.item())
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.shape[0]))
+
+    def __repr__(self):
+        body = np.array2string(np.asarray(self.data), separator=", ", prefix="tensor(")
+        extras = []
+        if self.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool_):
+            extras.append(f"dtype={self.dtype}")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn={self.grad_fn!r}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([body] + extras) + ")"
+
+    __str__ = __repr__
+
+    # ------------------------------------------------------------ dtypes
+    def astype(self, dtype):
+        return ops.cast(self, dtype)
+
+    to = astype
+
+    def float(self):
+        return ops.cast(self, dtypes.float32)
+
+    def double(self):
+        return ops.cast(self, dtypes.float64)
+
+    def long(self):
+        return ops.cast(self, dtypes.int64)
+
+    def int(self):
+        return ops.cast(self, dtypes.int32)
+
+    def bool(self):
+        return ops.cast(self, dtypes.bool_)
+
+    # ------------------------------------------------------------ autograd
+    def backward(self, gradient=None, retain_graph=None, create_graph=False):
+        """Accumulate d self / d leaf into the .grad of every leaf that requires grad."""
+        autograd.backward(self, gradient, retain_graph, create_graph)
+
+    def requires_grad_(self, requires_grad=True):
+        if requires_grad and self.dtype.kind != "f":
+            raise DTypeError(f"requires_grad: only floating-point tensors can require gradients, "
+                             f"this one is {self.dtype}")
+        if not requires_grad and self.grad_fn is not None:
+            raise GraphError("requires_grad_: a non-leaf tensor can't stop requiring grad; "
+                             "use .detach() instead")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def detach(self):
+        """The same data, cut from the graph (no grad_fn, requires_grad=False)."""
+        return Tensor._wrap(self.data)
+
+    def retain_grad(self):
+        """Keep .grad on this non-leaf tensor after backward (leaves always keep theirs)."""
+        if self.grad_fn is not None:
+            self._retains_grad = True
+
+    def clone(self):
+        return ops.clone(self)
+
+    def t(self):
+        """Transpose of a matrix (a 0-d or 1-D tensor is returned as is)."""
+        return ops.transpose(self, 0, 1) if self.ndim == 2 else self
+
+    def expand_as(self, other):
+        return ops.broadcast_to(self, other.shape)
+
+    def view_as(self, other):
+        return ops.reshape(self, other.shape)
+
+    # ------------------------------------------------------------ operators
+    def __add__(self, other):
+        return ops.add(self, other)
+
+    def __radd__(self, other):
+        return ops.add(other, self)
+
+    def __sub__(self, other):
+        return ops.sub(self, other)
+
+    def __rsub__(self, other):
+        return ops.sub(other, self)
+
+    def __mul__(self, other):
+        return ops.mul(self, other)
+
+    def __rmul__(self, other):
+        return ops.mul(other, self)
+
+    def __truediv__(self, other):
+        return ops.div(self, other)
+
+    def __rtruediv__(self, other):
+        return ops.div(other, self)
+
+    def __pow__(self, other):
+        return ops.pow(self, other)
+
+    def __rpow__(self, other):
+        return ops.pow(other, self)
+
+    def __matmul__(self, other):
+        return ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return ops.matmul(other, self)
+
+    def __neg__(self):
+        return ops.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return ops.abs(self)
+
+    def __lt__(self, other):
+        return ops.lt(self, other)
+
+    def __le__(self, other):
+        return ops.le(self, other)
+
+    def __gt__(self, other):
+        return ops.gt(self, other)
+
+    def __ge__(self, other):
+        return ops.ge(self, other)
+
+    def __eq__(self, other):
+        return ops.eq(self, other)
+
+    def __ne__(self, other):
+        return ops.ne(self, other)
+
+    def __and__(self, other):
+        return ops.logical_and(self, other)
+
+    __rand__ = __and__
+
+    def __or__(self, other):
+        return ops.logical_or(self, other)
+
+    __ror__ = __or__
+
+    def __invert__(self):
+        return ops.logical_not(self)
+
+    # In-place operators change the data when no graph is being recorded
+    # (`with sg.no_grad(): w -= lr * w.grad`), as in PyTorch.
+    def __iadd__(self, other):
+        return ops.inplace(self, other, ops.add)
+
+    def __isub__(self, other):
+        return ops.inplace(self, other, ops.sub)
+
+    def __imul__(self, other):
+        return ops.inplace(self, other, ops.mul)
+
+    def __itruediv__(self, other):
+        return ops.inplace(self, other, ops.div)
+
+    def __getitem__(self, key):
+        return ops.index(self, key)
+
+    def __setitem__(self, key, value):
+        ops.setitem(self, key, value)
+
+    # NumPy calls these for np.exp(t), ndarray + t, np.where(c, t, 0): the result is a Tensor.
+    # This is also how derivative rules become differentiable under create_graph.
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return ops.numpy_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return ops.numpy_function(func, args, kwargs)
+
+
+def to_array(data, dtype=None):
+    """Turn user data into an array with PyTorch's default dtypes, or raise a clear error."""
+    if dtype is not None:
+        dtype = dtypes.as_dtype(dtype)
+    if isinstance(data, Tensor):
+        array = np.array(data.data, dtype=dtype, copy=True)
+    elif isinstance(data, (np.ndarray, np.generic)):
+        array = np.array(data, dtype=dtype, copy=True)
+    else:
+        array = _array_from_python(data, dtype)
+    if array.dtype.kind not in "biuf":
+        raise DTypeError(f"tensor: data must be numbers or bools, got {_describe(data)} "
+                         f"(NumPy dtype {array.dtype})")
+    return array
+
+
+def _array_from_python(data, dtype):
+    if data is None or isinstance(data, (str, bytes, dict, set)) or isinstance(data, complex):
+        raise DTypeError(f"tensor: can't make a tensor from {_describe(data)}")
+    try:
+        array = np.array(data, dtype=dtype)
+    except ValueError as exc:
+        raise ValueError(f"tensor: {_ragged_message(data) or exc}") from None
+    except TypeError as exc:
+        raise DTypeError(f"tensor: can't make a tensor from {_describe(data)}: {exc}") from None
+    if dtype is None and array.dtype.kind == "f":
+        array = array.astype(dtypes.default_float)
+    elif dtype is None and array.dtype.kind in "iu":
+        array = array.astype(dtypes.int64)
+    return array
+
+
+def _describe(data):
+    return f"{type(data).__name__} {data!r}"[:80]
+
+
+def _ragged_message(data):
+    """Find where a nested list stops being rectangular, breadth first (no recursion)."""
+    level = [data]
+    depth = 0
+    while level and all(isinstance(x, (list, tuple)) for x in level):
+        lengths = {len(x) for x in level}
+        if len(lengths) > 1:
+            return (f"ragged nested list: the sequences at depth {depth} have lengths "
+                    f"{sorted(lengths)}; every row must have the same length")
+        level = [item for x in level for item in x]
+        depth += 1
+    if level and any(isinstance(x, (list, tuple)) for x in level):
+        return f"ragged nested list: depth {depth} mixes numbers and sequences"
+    return None
+
+
+from scratchgrad import ops  # noqa: E402  (ops builds on Tensor)
+
+# Every op that takes the tensor first is also a method: t.exp() is sg.exp(t).
+for _name in (
+    "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "leaky_relu", "gelu",
+    "softplus", "erf", "clip", "clamp", "sign", "maximum", "minimum", "matmul",
+    "add", "sub", "mul", "div", "pow", "neg",
+    "sum", "mean", "var", "std", "max", "min", "amax", "amin", "prod", "logsumexp",
+    "softmax", "log_softmax", "argmax", "argmin", "any", "all", "isnan", "isfinite",
+    "reshape", "view", "flatten", "permute", "transpose", "swapaxes", "squeeze", "unsqueeze",
+    "expand", "broadcast_to", "split", "logical_and", "logical_or", "logical_not",
+):
+    setattr(Tensor, _name, getattr(ops, _name))
+del _name
