@@ -15,11 +15,11 @@ scratchgrad's `cos`, the rule records a graph, and gradients of gradients work.
 import functools
 import itertools
 import threading
+import weakref
 
 import numpy as np
 
 from scratchgrad.errors import GraphError, ShapeError, describe_shape
-
 
 # ---------------------------------------------------------------- grad mode
 
@@ -51,29 +51,27 @@ class set_grad_enabled:
     def __call__(self, fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with self.__class__(self.mode):
+            with set_grad_enabled(self.mode):
                 return fn(*args, **kwargs)
         return wrapper
 
 
 class no_grad(set_grad_enabled):
-    """`with sg.no_grad():` (or `@sg.no_grad()`) runs ops without recording a graph."""
+    """`with sg.no_grad():` (or `@sg.no_grad` / `@sg.no_grad()`) runs ops without recording a graph."""
+    mode = False
+
+    def __new__(cls, fn=None):
+        if fn is not None:  # used as a bare decorator
+            return set_grad_enabled(cls.mode)(fn)
+        return super().__new__(cls)
 
     def __init__(self):
-        super().__init__(False)
-
-    def __call__(self, fn):
-        return set_grad_enabled(False)(fn)
+        super().__init__(self.mode)
 
 
-class enable_grad(set_grad_enabled):
-    """Turns recording back on inside a `no_grad` block."""
-
-    def __init__(self):
-        super().__init__(True)
-
-    def __call__(self, fn):
-        return set_grad_enabled(True)(fn)
+class enable_grad(no_grad):
+    """Turns recording back on inside a `no_grad` block (also a decorator)."""
+    mode = True
 
 
 # ---------------------------------------------------------------- primitives and nodes
@@ -86,7 +84,7 @@ class Primitive:
     whose rules read none of these, so a second backward through them works
     without retain_graph, as in PyTorch.
     """
-    __slots__ = ("name", "forward", "vjps", "saves")
+    __slots__ = ("forward", "name", "saves", "vjps")
 
     def __init__(self, name, forward, *vjps, saves=True):
         self.name = name
@@ -100,7 +98,7 @@ class Primitive:
 
 class Node:
     """How a tensor was made: the op, its inputs (Tensors or constants) and params."""
-    __slots__ = ("op", "inputs", "args", "params", "seq", "__weakref__")
+    __slots__ = ("__weakref__", "args", "inputs", "op", "params", "seq")
 
     def __init__(self, op, inputs, args, params):
         self.op = op
@@ -126,17 +124,33 @@ class Node:
 # gives a topological order without any graph search (and without recursion).
 _creation_counter = itertools.count()
 _NO_PARAMS = {}
+_new = object.__new__
 
 
 def apply(op, inputs, args, params=_NO_PARAMS):
     """Run op.forward on the raw args and record a node if any input requires grad."""
-    out = Tensor._wrap(op.forward(*args, **params))
+    return record(op, op.forward(*args, **params), inputs, args, params)
+
+
+def record(op, data, inputs, args, params=_NO_PARAMS):
+    """Wrap op's forward result `data` in a Tensor, linked into the graph if an input requires grad."""
+    out = _new(Tensor)
+    out.data = data
+    out.grad = None
     if grad_mode.enabled:
         for x in inputs:
             if type(x) is Tensor and x.requires_grad:
+                node = _new(Node)  # Node's fields set inline: this is the hottest line of a forward
+                node.op = op
+                node.inputs = inputs
+                node.args = args
+                node.params = params
+                node.seq = next(_creation_counter)
                 out.requires_grad = True
-                out.grad_fn = Node(op, inputs, args, params)
-                break
+                out.grad_fn = node
+                return out
+    out.requires_grad = False
+    out.grad_fn = None
     return out
 
 
@@ -161,6 +175,11 @@ def call(op, *args, **params):
 
 # ---------------------------------------------------------------- backward
 
+# Non-leaf tensors whose .grad should be kept (Tensor.retain_grad), by id; weak, so they can
+# still die. (Not a WeakSet: that would compare tensors with ==, which is elementwise.)
+retaining_grad = weakref.WeakValueDictionary()
+
+
 def sum_to(g, shape):
     """Undo broadcasting: sum g over the axes that broadcasting added or stretched."""
     lead = g.ndim - len(shape)
@@ -173,10 +192,12 @@ def sum_to(g, shape):
 
 def fit_gradient(g, x):
     """Bring a rule's result to x's shape and dtype: the one place broadcasting is undone."""
-    if g.shape != x.shape:
-        g = sum_to(g, x.shape)
-    if g.dtype != x.dtype:
-        g = g.astype(x.dtype)
+    shape = x.data.shape
+    if g.shape != shape:
+        g = sum_to(g, shape)
+    dtype = x.data.dtype
+    if g.dtype is not dtype and g.dtype != dtype:
+        g = g.astype(dtype)
     return g
 
 
@@ -186,25 +207,18 @@ def _graph_in_reverse_order(roots):
     stack = [r for r in roots if r.grad_fn is not None]
     while stack:
         t = stack.pop()
-        key = id(t)
-        if key in found:
-            continue
         node = t.grad_fn
+        if node.seq in found:
+            continue
         if node.args is None:
             raise GraphError(
                 f"backward: the graph through {node!r} was already freed by an earlier "
                 "backward; pass retain_graph=True to the first backward() to go through it twice")
-        found[key] = t
+        found[node.seq] = t
         for x in node.inputs:
-            if type(x) is Tensor and x.grad_fn is not None and id(x) not in found:
+            if type(x) is Tensor and x.grad_fn is not None:
                 stack.append(x)
-    order = list(found.values())
-    order.sort(key=_node_seq, reverse=True)
-    return order
-
-
-def _node_seq(t):
-    return t.grad_fn.seq
+    return [found[seq] for seq in sorted(found, reverse=True)]
 
 
 def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
@@ -218,38 +232,55 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
     grads = {}
     for root, g in zip(roots, root_grads):
         _deliver(root, g, grads, capture)
+    watched = capture is not None or len(retaining_grad) > 0
     with set_grad_enabled(create_graph):
         for t in order:
             g = grads.pop(id(t), None)
             if g is None:
                 continue
-            if capture is not None and id(t) in capture:
-                capture[id(t)] = g if capture[id(t)] is None else capture[id(t)] + g
-            elif t._retains_grad:
-                _accumulate(t, g)
+            if watched:
+                _watch(t, g, capture)
             node = t.grad_fn
             if create_graph:
                 values, ans = node.inputs, t
             else:
                 values, ans = node.args, t.data
             rules = node.op.vjps
+            params = node.params
             for i, x in enumerate(node.inputs):
                 if type(x) is Tensor and x.requires_grad:
-                    gx = rules[i](g, ans, *values, **node.params)
-                    if gx is not None:
-                        _deliver(x, fit_gradient(gx, x), grads, capture)
+                    gx = rules[i](g, ans, *values, **params)
+                    if gx is None:
+                        continue
+                    xd = x.data
+                    if gx.shape != xd.shape or gx.dtype is not xd.dtype:
+                        gx = fit_gradient(gx, x)
+                    if x.grad_fn is None:
+                        _deliver(x, gx, grads, capture)
+                    else:
+                        key = id(x)
+                        previous = grads.get(key)
+                        grads[key] = gx if previous is None else previous + gx
             if not retain_graph and node.op.saves:
                 node.args = None
 
 
+def _watch(t, g, capture):
+    """A non-leaf tensor's total gradient is known: give it to sg.grad or to retain_grad."""
+    if capture is not None:
+        if id(t) in capture:
+            capture[id(t)] = g
+    elif id(t) in retaining_grad:
+        _accumulate(t, g)
+
+
 def _deliver(x, g, grads, capture):
     """Hand g to tensor x: sum into the pending gradients, or into a leaf's .grad."""
+    key = id(x)
     if x.grad_fn is not None:
-        key = id(x)
         previous = grads.get(key)
         grads[key] = g if previous is None else previous + g
     elif capture is not None:
-        key = id(x)
         if key in capture:
             capture[key] = g if capture[key] is None else capture[key] + g
     else:
@@ -328,4 +359,4 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     return tuple(results)
 
 
-from scratchgrad.tensor import Tensor  # noqa: E402  (tensor.py imports this module first)
+from scratchgrad.tensor import Tensor

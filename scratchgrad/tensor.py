@@ -6,7 +6,7 @@ where arguments are checked and primitives applied.
 import numpy as np
 
 from scratchgrad import autograd, dtypes
-from scratchgrad.errors import DTypeError, GraphError, describe_shape
+from scratchgrad.errors import DTypeError, GraphError, ShapeError, describe_shape
 
 
 class Size(int):
@@ -23,14 +23,13 @@ class Size(int):
 
 class Tensor:
     """An n-dimensional array that can record the operations applied to it."""
-    __slots__ = ("data", "requires_grad", "grad", "grad_fn", "_retains_grad", "__weakref__")
+    __slots__ = ("__weakref__", "data", "grad", "grad_fn", "requires_grad")
     __hash__ = object.__hash__  # == is elementwise, so hashing is by identity, as in PyTorch
 
     def __init__(self, data, dtype=None, requires_grad=False):
         self.data = to_array(data, dtype)
         self.grad = None
         self.grad_fn = None
-        self._retains_grad = False
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -43,7 +42,6 @@ class Tensor:
         t.requires_grad = False
         t.grad = None
         t.grad_fn = None
-        t._retains_grad = False
         return t
 
     # ------------------------------------------------------------ attributes
@@ -73,7 +71,7 @@ class Tensor:
 
     def item(self):
         if self.data.size != 1:
-            raise ValueError(f"item: only one-element tensors can be converted to a Python number, "
+            raise ShapeError(f"item: only one-element tensors can be converted to a Python number, "
                              f"this one has shape {describe_shape(self.shape)}")
         return self.data.item() if self.data.ndim == 0 else self.data.reshape(()).item()
 
@@ -163,7 +161,7 @@ class Tensor:
     def retain_grad(self):
         """Keep .grad on this non-leaf tensor after backward (leaves always keep theirs)."""
         if self.grad_fn is not None:
-            self._retains_grad = True
+            autograd.retaining_grad[id(self)] = self
 
     def clone(self):
         return ops.clone(self)
@@ -179,38 +177,21 @@ class Tensor:
         return ops.reshape(self, other.shape)
 
     # ------------------------------------------------------------ operators
-    def __add__(self, other):
-        return ops.add(self, other)
-
+    # __add__, __mul__, ... are the ops themselves (set below): one call less on the hot path.
     def __radd__(self, other):
         return ops.add(other, self)
-
-    def __sub__(self, other):
-        return ops.sub(self, other)
 
     def __rsub__(self, other):
         return ops.sub(other, self)
 
-    def __mul__(self, other):
-        return ops.mul(self, other)
-
     def __rmul__(self, other):
         return ops.mul(other, self)
-
-    def __truediv__(self, other):
-        return ops.div(self, other)
 
     def __rtruediv__(self, other):
         return ops.div(other, self)
 
-    def __pow__(self, other):
-        return ops.pow(self, other)
-
     def __rpow__(self, other):
         return ops.pow(other, self)
-
-    def __matmul__(self, other):
-        return ops.matmul(self, other)
 
     def __rmatmul__(self, other):
         return ops.matmul(other, self)
@@ -301,7 +282,7 @@ def to_array(data, dtype=None):
 
 
 def _array_from_python(data, dtype):
-    if data is None or isinstance(data, (str, bytes, dict, set)) or isinstance(data, complex):
+    if data is None or isinstance(data, (str, bytes, dict, set, complex)):
         raise DTypeError(f"tensor: can't make a tensor from {_describe(data)}")
     try:
         array = np.array(data, dtype=dtype)
@@ -336,9 +317,11 @@ def _ragged_message(data):
     return None
 
 
-from scratchgrad import ops  # noqa: E402  (ops builds on Tensor)
+from scratchgrad import ops
 
 # Every op that takes the tensor first is also a method: t.exp() is sg.exp(t).
+Tensor.__add__, Tensor.__sub__, Tensor.__mul__ = ops.add, ops.sub, ops.mul
+Tensor.__truediv__, Tensor.__pow__, Tensor.__matmul__ = ops.div, ops.pow, ops.matmul
 for _name in (
     "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "leaky_relu", "gelu",
     "softplus", "erf", "clip", "clamp", "sign", "maximum", "minimum", "matmul",
