@@ -89,7 +89,8 @@ class Primitive:
     def __init__(self, name, forward, *vjps, saves=True):
         self.name = name
         self.forward = forward
-        self.vjps = vjps
+        # per_input(rule) stands for the rules of every input of a variadic op (cat)
+        self.vjps = vjps[0] if len(vjps) == 1 and isinstance(vjps[0], per_input) else vjps
         self.saves = saves
 
     def __repr__(self):
@@ -229,18 +230,18 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
     collected into it instead and no `.grad` is touched.
     """
     order = _graph_in_reverse_order(roots)
-    grads = {}
+    grads = {}  # node -> the gradient of its output, summed over the consumers seen so far
     for root, g in zip(roots, root_grads):
         _deliver(root, g, grads, capture)
     watched = capture is not None or len(retaining_grad) > 0
     with set_grad_enabled(create_graph):
         for t in order:
-            g = grads.pop(id(t), None)
+            node = t.grad_fn
+            g = grads.pop(node, None)
             if g is None:
                 continue
             if watched:
                 _watch(t, g, capture)
-            node = t.grad_fn
             if create_graph:
                 values, ans = node.inputs, t
             else:
@@ -248,19 +249,28 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
             rules = node.op.vjps
             params = node.params
             for i, x in enumerate(node.inputs):
-                if type(x) is Tensor and x.requires_grad:
+                if type(x) is not Tensor or not x.requires_grad:
+                    continue
+                # Spelled out by arity: a call with *values costs more than most rules' arithmetic.
+                if params:
                     gx = rules[i](g, ans, *values, **params)
-                    if gx is None:
-                        continue
-                    xd = x.data
-                    if gx.shape != xd.shape or gx.dtype is not xd.dtype:
-                        gx = fit_gradient(gx, x)
-                    if x.grad_fn is None:
-                        _deliver(x, gx, grads, capture)
-                    else:
-                        key = id(x)
-                        previous = grads.get(key)
-                        grads[key] = gx if previous is None else previous + gx
+                elif len(values) == 2:
+                    gx = rules[i](g, ans, values[0], values[1])
+                elif len(values) == 1:
+                    gx = rules[i](g, ans, values[0])
+                else:
+                    gx = rules[i](g, ans, *values)
+                if gx is None:
+                    continue
+                xd = x.data
+                if gx.shape != xd.shape or gx.dtype is not xd.dtype:
+                    gx = fit_gradient(gx, x)
+                producer = x.grad_fn
+                if producer is None:
+                    _deliver(x, gx, grads, capture)
+                else:
+                    previous = grads.get(producer)
+                    grads[producer] = gx if previous is None else previous + gx
             if not retain_graph and node.op.saves:
                 node.args = None
 
@@ -276,11 +286,12 @@ def _watch(t, g, capture):
 
 def _deliver(x, g, grads, capture):
     """Hand g to tensor x: sum into the pending gradients, or into a leaf's .grad."""
-    key = id(x)
-    if x.grad_fn is not None:
-        previous = grads.get(key)
-        grads[key] = g if previous is None else previous + g
+    node = x.grad_fn
+    if node is not None:
+        previous = grads.get(node)
+        grads[node] = g if previous is None else previous + g
     elif capture is not None:
+        key = id(x)
         if key in capture:
             capture[key] = g if capture[key] is None else capture[key] + g
     else:

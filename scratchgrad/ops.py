@@ -75,6 +75,8 @@ def _promoted(*values):
     values = [v if type(v) is Tensor or isinstance(v, _PYTHON_NUMBERS) else _constant_array(v)
               for v in values]
     target = dtypes.result_dtype(*values)
+    if builtins.all(isinstance(v, _PYTHON_NUMBERS) for v in values):  # sg.add(2, 3)
+        return tuple(np.array(v, target) for v in values)
     return tuple(v if isinstance(v, _PYTHON_NUMBERS) else _raw(v).astype(target, copy=False)
                  for v in values)
 
@@ -90,8 +92,6 @@ def _is_float(v):
 
 
 def _elementwise(op, a, b):
-    if type(a) is not Tensor and type(b) is not Tensor:
-        a = as_tensor(a)
     ad, bd = _operands(a, b)
     try:
         data = op.forward(ad, bd)
