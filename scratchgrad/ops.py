@@ -91,13 +91,30 @@ def _is_float(v):
     return type(v) is float or (not isinstance(v, (int, bool)) and v.dtype.kind == "f")
 
 
-def _elementwise(op, a, b):
-    ad, bd = _operands(a, b)
-    try:
-        data = op.forward(ad, bd)
-    except ValueError as exc:
-        raise _shape_clash(op.name, exc, np.shape(ad), np.shape(bd)) from None
-    return record(op, data, (a, b), (ad, bd))
+def _elementwise(op, doc):
+    """Make the public function of a broadcasting binary primitive (add, mul, ...)."""
+    forward = op.forward
+
+    def elementwise(a, b):
+        # The two commonest cases first, inline (the hot path of every small network):
+        # tensors of one dtype, and a tensor with a Python float seen before.
+        if type(a) is Tensor:
+            ad = a.data
+            if type(b) is Tensor and ad.dtype is b.data.dtype:
+                bd = b.data
+            elif type(b) is not float or (bd := _constants.get((b, ad.dtype))) is None:
+                ad, bd = _operands(a, b)
+        else:
+            ad, bd = _operands(a, b)
+        try:
+            data = forward(ad, bd)
+        except ValueError as exc:
+            raise _shape_clash(op.name, exc, np.shape(ad), np.shape(bd)) from None
+        return record(op, data, (a, b), (ad, bd))
+
+    elementwise.__name__ = elementwise.__qualname__ = op.name
+    elementwise.__doc__ = doc
+    return elementwise
 
 
 def _shape_clash(name, exc, *shapes):
@@ -109,19 +126,9 @@ def _shape_clash(name, exc, *shapes):
     return exc
 
 
-def add(a, b):
-    """a + b"""
-    return _elementwise(P.add, a, b)
-
-
-def sub(a, b):
-    """a - b"""
-    return _elementwise(P.sub, a, b)
-
-
-def mul(a, b):
-    """a * b"""
-    return _elementwise(P.mul, a, b)
+add = _elementwise(P.add, "a + b")
+sub = _elementwise(P.sub, "a - b")
+mul = _elementwise(P.mul, "a * b")
 
 
 def div(a, b):
@@ -141,19 +148,13 @@ def _to_float(v):
     return float(v) if isinstance(v, (int, bool)) else v.astype(dtypes.default_float)
 
 
-def pow(a, b):
-    """a ** b"""
-    return _elementwise(P.pow, a, b)
+pow = _elementwise(P.pow, "a ** b")
 
 
-def maximum(a, b):
-    """Elementwise max; a tie sends half the gradient to each side."""
-    return _elementwise(P.maximum, a, b)
+maximum = _elementwise(P.maximum, "Elementwise max; a tie sends half the gradient to each side.")
 
 
-def minimum(a, b):
-    """Elementwise min; a tie sends half the gradient to each side."""
-    return _elementwise(P.minimum, a, b)
+minimum = _elementwise(P.minimum, "Elementwise min; a tie sends half the gradient to each side.")
 
 
 def neg(x):
@@ -201,46 +202,33 @@ def _matmul_error(sa, sb):
 
 # ---------------------------------------------------------------- elementwise functions
 
-def _float_unary(op, x):
-    """Apply a float-valued function; bool and int inputs become float32 first, as in PyTorch."""
-    if type(x) is not Tensor:
-        x = Tensor(x)
-    xd = x.data
-    if xd.dtype.kind != "f":
-        xd = xd.astype(dtypes.default_float)
-    return record(op, op.forward(xd), (x,), (xd,))
+def _float_function(op, doc):
+    """Make the public function of a float-valued primitive (exp, tanh, ...): bool and int
+    inputs become float32 first, as in PyTorch."""
+    forward = op.forward
+
+    def float_function(x):
+        if type(x) is not Tensor:
+            x = Tensor(x)
+        xd = x.data
+        if xd.dtype.kind != "f":
+            xd = xd.astype(dtypes.default_float)
+        return record(op, forward(xd), (x,), (xd,))
+
+    float_function.__name__ = float_function.__qualname__ = op.name
+    float_function.__doc__ = doc
+    return float_function
 
 
-def exp(x):
-    return _float_unary(P.exp, x)
-
-
-def log(x):
-    return _float_unary(P.log, x)
-
-
-def sqrt(x):
-    return _float_unary(P.sqrt, x)
-
-
-def sin(x):
-    return _float_unary(P.sin, x)
-
-
-def cos(x):
-    return _float_unary(P.cos, x)
-
-
-def tanh(x):
-    return _float_unary(P.tanh, x)
-
-
-def sigmoid(x):
-    return _float_unary(P.sigmoid, x)
-
-
-def erf(x):
-    return _float_unary(P.erf, x)
+exp = _float_function(P.exp, "e^x")
+log = _float_function(P.log, "natural logarithm")
+sqrt = _float_function(P.sqrt, "square root")
+sin = _float_function(P.sin, "sine")
+cos = _float_function(P.cos, "cosine")
+tanh = _float_function(P.tanh, "hyperbolic tangent")
+sigmoid = _float_function(P.sigmoid, "1 / (1 + e^-x)")
+erf = _float_function(P.erf, "the error function, 2/sqrt(pi) ∫_0^x e^(-t²) dt")
+_softplus = _float_function(P.softplus, "log(1 + e^x)")
 
 
 def abs(x):
@@ -275,7 +263,7 @@ def softplus(x, beta=1.0, threshold=20.0):
     """log(1 + e^(beta x)) / beta, and x itself where beta x > threshold (PyTorch's rule)."""
     x = as_tensor(x)
     scaled = x * beta if beta != 1 else x
-    smooth = _float_unary(P.softplus, scaled)
+    smooth = _softplus(scaled)
     if beta != 1:
         smooth = smooth / beta
     return where(scaled > threshold, x, smooth)
