@@ -13,6 +13,8 @@
 
     y = Cube.apply(x)
 """
+import numpy as np
+
 from scratchgrad.autograd import Node, Primitive, grad_mode, no_grad, per_input
 from scratchgrad.errors import GraphError, ShapeError, describe_shape
 from scratchgrad.tensor import Tensor
@@ -47,17 +49,47 @@ class Function:
         ctx = FunctionCtx(tuple(type(a) is Tensor and a.requires_grad for a in args))
         with no_grad():
             out = cls.forward(ctx, *args)
-        if isinstance(out, (tuple, list)):
-            raise NotImplementedError(f"{cls.__name__}.forward: returning several outputs "
-                                      "isn't supported; return one tensor")
-        out = out if type(out) is Tensor else Tensor(out)
+        several = isinstance(out, (tuple, list))
+        outs = [o if type(o) is Tensor else Tensor(o) for o in (out if several else (out,))]
         if not (grad_mode.enabled and any(ctx.needs_input_grad)):
-            return out
-        result = Tensor._wrap(out.data)  # a new tensor even if forward returned an input
-        result.requires_grad = True
+            return tuple(outs) if several else outs[0]
         raw = tuple(a.data if type(a) is Tensor else a for a in args)
-        result.grad_fn = Node(_primitive_for(cls), args, raw, {"ctx": ctx, "fn": cls})
-        return result
+        params = {"ctx": ctx, "fn": cls, "outputs": tuple(o.data for o in outs)}
+        if not several:
+            return _linked(outs[0].data, Node(_primitive_for(cls), args, raw, params))
+        # Several outputs: the function's node makes one hidden tensor, and each output is a
+        # selection from it, so the engine keeps its one-output-per-node rule.
+        hidden = _linked(np.zeros(()), Node(_primitive_for(cls), args, raw, params))
+        return tuple(_linked(o.data, Node(_select_output, (hidden,), (hidden.data,), {"index": i}))
+                     for i, o in enumerate(outs))
+
+
+def _linked(data, node):
+    """A new tensor (even if forward returned an input) made by node."""
+    t = Tensor._wrap(data)
+    t.requires_grad = True
+    t.grad_fn = node
+    return t
+
+
+class _OutputGrads:
+    """The gradients reaching a multi-output Function, by output index; they add up by index."""
+    __slots__ = ("parts",)
+    shape = ()                   # looks like the hidden tensor's gradient to the engine
+    dtype = np.dtype(np.float64)
+
+    def __init__(self, parts):
+        self.parts = parts
+
+    def __add__(self, other):
+        parts = dict(self.parts)
+        for i, g in other.parts.items():
+            parts[i] = g if i not in parts else parts[i] + g
+        return _OutputGrads(parts)
+
+
+_select_output = Primitive("output", None,
+                           lambda g, ans, hidden, index: _OutputGrads({index: g}))
 
 
 def _primitive_for(cls):
@@ -69,31 +101,43 @@ def _primitive_for(cls):
     return primitive
 
 
-def _custom_rule(g, ans, *args, ctx, fn, index):
+def _custom_rule(g, ans, *args, ctx, fn, outputs, index):
     """Call the user's backward once per incoming gradient and hand out its answers by input."""
     if ctx._for is not g:
-        ctx._grads = _run_backward(fn, ctx, g, args)
+        ctx._grads = _run_backward(fn, ctx, _output_grads(g, outputs), args)
         ctx._for = g
     return ctx._grads[index]
 
 
-def _run_backward(fn, ctx, g, args):
-    recording = type(g) is Tensor  # create_graph: keep the answers as Tensors with their graph
-    answers = fn.backward(ctx, g if recording else Tensor._wrap(g))
+def _output_grads(g, outputs):
+    """The gradient of each output; an output that got none gets zeros, as in PyTorch."""
+    if type(g) is not _OutputGrads:
+        return [g]
+    recording = any(type(p) is Tensor for p in g.parts.values())
+    grads = []
+    for i, data in enumerate(outputs):
+        zeros = np.zeros(np.shape(data), np.asarray(data).dtype)
+        grads.append(g.parts.get(i, Tensor._wrap(zeros) if recording else zeros))
+    return grads
+
+
+def _run_backward(fn, ctx, grads, args):
+    recording = any(type(g) is Tensor for g in grads)  # create_graph: answers keep their graph
+    answers = fn.backward(ctx, *[g if recording else Tensor._wrap(g) for g in grads])
     if not isinstance(answers, (tuple, list)):
         answers = (answers,)
     if len(answers) != len(args):
         raise GraphError(f"{fn.__name__}.backward returned {len(answers)} gradients but forward "
                          f"took {len(args)} inputs")
-    grads = []
+    results = []
     for i, (a, x) in enumerate(zip(answers, args)):
         if a is None:
-            grads.append(None)
+            results.append(None)
             continue
         a = a if type(a) is Tensor else Tensor(a)
-        if a.shape != x.shape:
+        if a.shape != np.shape(x):
             raise ShapeError(f"{fn.__name__}.backward: gradient {i} has shape "
                              f"{describe_shape(a.shape)} but input {i} has shape "
-                             f"{describe_shape(x.shape)}")
-        grads.append(a if recording else a.data)
-    return grads
+                             f"{describe_shape(np.shape(x))}")
+        results.append(a if recording else a.data)
+    return results
