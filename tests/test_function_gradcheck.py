@@ -491,3 +491,51 @@ def test_gradcheck_catches_wrong_gradient_in_second_of_several_outputs_element()
     x = leaf([0.1, 0.2])
     with pytest.raises(RuntimeError, match="input 0"):
         sg.gradcheck(lambda t: ZeroGrad.apply(t), [x])
+
+
+class _TwoOutputs(sg.Function):
+    """(2x, 3x); backward gets both output gradients, zeros for an unused output."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2, x * 3
+
+    @staticmethod
+    def backward(ctx, g_double, g_triple):
+        return g_double * 2 + g_triple * 3
+
+
+class _TorchTwoOutputs(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2, x * 3
+
+    @staticmethod
+    def backward(ctx, g_double, g_triple):
+        return g_double * 2 + g_triple * 3
+
+
+@pytest.mark.parametrize("use", ["first", "second", "both", "squared"])
+def test_function_with_two_outputs_matches_torch(use):
+    data = np.array([0.5, -1.5, 2.0])
+    losses = {
+        "first": lambda a, b: a.sum(),
+        "second": lambda a, b: b.sum(),
+        "both": lambda a, b: (a * b).sum(),
+        "squared": lambda a, b: (a * a).sum() + b.sum(),
+    }
+    x = sg.tensor(data, requires_grad=True)
+    xt = torch.tensor(data, requires_grad=True)
+    losses[use](*_TwoOutputs.apply(x)).backward()
+    losses[use](*_TorchTwoOutputs.apply(xt)).backward()
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy())
+
+
+def test_function_with_two_outputs_second_derivative():
+    """d/dx Σ(2x)² = 8x and d²/dx² = 8, through a custom two-output Function."""
+    x = sg.tensor(np.array([1.0, -2.0]), requires_grad=True)
+    a, _ = _TwoOutputs.apply(x)
+    (g,) = sg.grad((a * a).sum(), x, create_graph=True)
+    np.testing.assert_allclose(g.numpy(), [8.0, -16.0])
+    (h,) = sg.grad(g.sum(), x)
+    np.testing.assert_allclose(h.numpy(), [8.0, 8.0])
