@@ -23,6 +23,7 @@ from scratchgrad.errors import (
     GradcheckError,
     GraphError,
     ShapeError,
+    ValueRangeError,
 )
 from scratchgrad.factories import (
     arange,
@@ -134,6 +135,7 @@ __all__ = [
     "ShapeError",
     "Size",
     "Tensor",
+    "ValueRangeError",
     "abs",
     "add",
     "all",

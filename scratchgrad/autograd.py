@@ -340,8 +340,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
          allow_unused=False):
     """sg.grad: the gradients of outputs w.r.t. inputs, returned as a tuple; .grad is untouched."""
     outputs = [outputs] if type(outputs) is Tensor else list(outputs)
-    single_input = type(inputs) is Tensor
-    inputs = [inputs] if single_input else list(inputs)
+    inputs = [inputs] if type(inputs) is Tensor else list(inputs)
     if grad_outputs is None or type(grad_outputs) is Tensor:
         grad_outputs = [grad_outputs] * len(outputs)
     if len(grad_outputs) != len(outputs):
@@ -370,4 +369,5 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     return tuple(results)
 
 
+# Imported last: tensor.py imports this module, and the engine only needs Tensor at call time.
 from scratchgrad.tensor import Tensor

@@ -18,6 +18,10 @@ class DTypeError(TypeError, RuntimeError):
     """A dtype can't be used here (e.g. an int tensor that requires grad)."""
 
 
+class ValueRangeError(ValueError, RuntimeError):
+    """An op can't take these values (e.g. an integer to a negative integer power)."""
+
+
 class GraphError(RuntimeError):
     """Backward can't run: nothing requires grad, the graph was freed, a bad gradient."""
 

@@ -17,6 +17,7 @@ from scratchgrad.errors import (
     DTypeError,
     GraphError,
     ShapeError,
+    ValueRangeError,
     broadcast_error,
     describe_shape,
     normalize_axes,
@@ -110,11 +111,18 @@ def _elementwise(op, doc):
             data = forward(ad, bd)
         except ValueError as exc:
             raise _shape_clash(op.name, exc, np.shape(ad), np.shape(bd)) from None
+        except TypeError:  # NumPy refuses e.g. bool - bool
+            raise _dtype_clash(op.name, ad, bd) from None
         return record(op, data, (a, b), (ad, bd))
 
     elementwise.__name__ = elementwise.__qualname__ = op.name
     elementwise.__doc__ = doc
     return elementwise
+
+
+def _dtype_clash(name, *values):
+    kinds = " and ".join(str(np.result_type(v)) for v in values)
+    return DTypeError(f"{name}: not defined for {kinds} operands")
 
 
 def _shape_clash(name, exc, *shapes):
@@ -123,7 +131,7 @@ def _shape_clash(name, exc, *shapes):
         np.broadcast_shapes(*shapes)
     except ValueError:
         return broadcast_error(name, *shapes)
-    return exc
+    return ValueRangeError(f"{name}: {exc}")
 
 
 add = _elementwise(P.add, "a + b")
@@ -160,6 +168,8 @@ minimum = _elementwise(P.minimum, "Elementwise min; a tie sends half the gradien
 def neg(x):
     """-x"""
     x = as_tensor(x)
+    if x.dtype == dtypes.bool_:
+        raise _dtype_clash("neg", x.data)
     return apply(P.neg, (x,), (x.data,))
 
 

@@ -317,6 +317,7 @@ def _ragged_message(data):
     return None
 
 
+# Imported last: ops.py builds on Tensor, and the methods below are the ops themselves.
 from scratchgrad import ops
 
 # Every op that takes the tensor first is also a method: t.exp() is sg.exp(t).
