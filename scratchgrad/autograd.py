@@ -231,8 +231,11 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
     """
     order = _graph_in_reverse_order(roots)
     grads = {}  # node -> the gradient of its output, summed over the consumers seen so far
+    # ids of arrays that someone else may hold: the caller's gradients, and those already
+    # stored as a leaf's .grad (a rule like add's hands the same g to both its inputs).
+    shared = {id(g) for g in root_grads}
     for root, g in zip(roots, root_grads):
-        _deliver(root, g, grads, capture)
+        _deliver(root, g, grads, capture, shared)
     watched = capture is not None or len(retaining_grad) > 0
     with set_grad_enabled(create_graph):
         for t in order:
@@ -241,7 +244,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
             if g is None:
                 continue
             if watched:
-                _watch(t, g, capture)
+                _watch(t, g, capture, shared)
             if create_graph:
                 values, ans = node.inputs, t
             else:
@@ -267,7 +270,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
                     gx = fit_gradient(gx, x)
                 producer = x.grad_fn
                 if producer is None:
-                    _deliver(x, gx, grads, capture)
+                    _deliver(x, gx, grads, capture, shared)
                 else:
                     previous = grads.get(producer)
                     grads[producer] = gx if previous is None else previous + gx
@@ -275,16 +278,16 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
                 node.args = None
 
 
-def _watch(t, g, capture):
+def _watch(t, g, capture, shared):
     """A non-leaf tensor's total gradient is known: give it to sg.grad or to retain_grad."""
     if capture is not None:
         if id(t) in capture:
             capture[id(t)] = g
     elif id(t) in retaining_grad:
-        _accumulate(t, g)
+        _accumulate(t, g, shared)
 
 
-def _deliver(x, g, grads, capture):
+def _deliver(x, g, grads, capture, shared):
     """Hand g to tensor x: sum into the pending gradients, or into a leaf's .grad."""
     node = x.grad_fn
     if node is not None:
@@ -295,15 +298,23 @@ def _deliver(x, g, grads, capture):
         if key in capture:
             capture[key] = g if capture[key] is None else capture[key] + g
     else:
-        _accumulate(x, g)
+        _accumulate(x, g, shared)
 
 
-def _accumulate(x, g):
-    """Leaf accumulation: .grad += g (a fresh array the first time, never an alias)."""
+def _accumulate(x, g, shared):
+    """Leaf accumulation: .grad += g, never leaving .grad an alias of another array.
+
+    A rule's fresh result is stored as it is; anything that may be held elsewhere (a view,
+    the caller's gradient, an array already stored in another .grad) is copied first.
+    """
     if type(g) is Tensor:  # create_graph: keep the gradient's own graph
         x.grad = g if x.grad is None else x.grad + g
     elif x.grad is None:
-        x.grad = Tensor._wrap(np.array(g, dtype=x.dtype, copy=True))
+        if (type(g) is not np.ndarray or g.base is not None or not g.flags.writeable
+                or id(g) in shared):
+            g = np.array(g, dtype=x.dtype, copy=True)
+        shared.add(id(g))
+        x.grad = Tensor._wrap(g)
     else:
         x.grad = Tensor._wrap(x.grad.data + g)
 

@@ -67,7 +67,13 @@ class Tensor:
         return view
 
     def __array__(self, dtype=None, copy=None):
-        return np.asarray(self.data, dtype=dtype)
+        return np.array(self.data, dtype=dtype, copy=copy)
+
+    def __format__(self, spec):
+        """f"{t:.3f}" formats a one-element tensor like its number, as in PyTorch."""
+        if spec and self.data.size == 1:
+            return format(self.item(), spec)
+        return format(repr(self), spec)
 
     def item(self):
         if self.data.size != 1:

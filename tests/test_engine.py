@@ -768,3 +768,15 @@ def test_grad_is_not_aliased_to_incoming_gradient():
     with sg.no_grad():
         y.grad += 5
     assert seed.tolist() == [1.0, 1.0]
+
+
+def test_leaf_grads_never_alias_each_other_or_the_callers_gradient():
+    """add hands one g to both inputs; each .grad must still own its memory."""
+    x = sg.tensor([1.0, 2.0], requires_grad=True)
+    y = sg.tensor([3.0, 4.0], requires_grad=True)
+    seed = np.array([1.0, 1.0], dtype=np.float32)
+    (x + y).backward(sg.tensor(seed))
+    x.grad.data[0] = 100.0
+    assert y.grad.tolist() == [1.0, 1.0]
+    assert seed.tolist() == [1.0, 1.0]
+    assert not np.shares_memory(x.grad.data, y.grad.data)
