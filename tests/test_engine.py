@@ -775,7 +775,7 @@ def test_leaf_grads_never_alias_each_other_or_the_callers_gradient():
     x = sg.tensor([1.0, 2.0], requires_grad=True)
     y = sg.tensor([3.0, 4.0], requires_grad=True)
     seed = np.array([1.0, 1.0], dtype=np.float32)
-    (x + y).backward(sg.tensor(seed))
+    (x + y).backward(seed)
     x.grad.data[0] = 100.0
     assert y.grad.tolist() == [1.0, 1.0]
     assert seed.tolist() == [1.0, 1.0]
