@@ -27,9 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# `python benchmarks/bench.py` puts benchmarks/ (not the repo root) first on sys.path, so
-# `import scratchgrad` would go through the venv's editable install, which can resolve to a stale
-# or empty namespace package. Put the repo root first: we always benchmark the working tree.
+# `python benchmarks/bench.py` puts benchmarks/ first on sys.path; put the repo root before it,
+# so the benchmark always measures this working tree's scratchgrad.
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
@@ -44,29 +43,8 @@ DEEP_CHAIN_SECONDS = 0.5
 DEEP_CHAIN_MIB = 250
 MATMUL_VS_NUMPY = 1.05
 
-IMPORT_ATTEMPTS = 3
-IMPORT_RETRY_WAIT_S = 60
-
 
 # ---------------------------------------------------------------- helpers
-
-def import_scratchgrad():
-    """Import scratchgrad, waiting and retrying if it fails: the library may be mid-edit."""
-    for attempt in range(1, IMPORT_ATTEMPTS + 1):
-        try:
-            import scratchgrad as sg
-            if not hasattr(sg, "tensor"):   # a half-written package can import without its API
-                raise ImportError(f"scratchgrad from {sg.__path__} has no `tensor`")
-            return sg
-        except Exception as exc:  # a mid-edit file can raise anything, SyntaxError included
-            if attempt == IMPORT_ATTEMPTS:
-                raise
-            print(f"import scratchgrad failed ({exc!r}); retrying in {IMPORT_RETRY_WAIT_S} s",
-                  file=sys.stderr)
-            for name in [m for m in sys.modules if m.split(".")[0] == "scratchgrad"]:
-                del sys.modules[name]   # or the retry would reuse the half-imported modules
-            time.sleep(IMPORT_RETRY_WAIT_S)
-
 
 @contextmanager
 def gc_paused():
@@ -189,7 +167,7 @@ def deep_chain_once(make_leaf, pause_gc):
 def deep_chain_child(lib, repeats):
     """Entry point of the subprocess: import only `lib` (plus NumPy), run, print one JSON line."""
     if lib == "scratchgrad":
-        sg = import_scratchgrad()
+        import scratchgrad as sg
         def make_leaf():
             return sg.tensor(np.ones(1, dtype=np.float32), requires_grad=True)
     else:
@@ -388,8 +366,9 @@ def main():
     # The deep-chain subprocesses go first, while this process is still small and idle.
     progress("workload 2: deep chain, one subprocess per library")
     deep_rows, deep_check = bench_deep_chain(deep_repeats)
-    sg = import_scratchgrad()
     import torch
+
+    import scratchgrad as sg
     print(f"scratchgrad {sg.__version__} | torch {torch.__version__} "
           f"({torch.get_num_threads()} threads) | numpy {np.__version__} | "
           f"{os.cpu_count()} CPUs | best of {repeats} (deep chain: {deep_repeats}) | "
