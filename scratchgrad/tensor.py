@@ -256,6 +256,15 @@ class Tensor:
     def __itruediv__(self, other):
         return ops.inplace(self, other, ops.div)
 
+    def zero_(self):
+        """Set every element to 0, in place (e.g. `x.grad.zero_()`)."""
+        return self.fill_(0)
+
+    def fill_(self, value):
+        """Set every element to value, in place."""
+        ops.setitem(self, Ellipsis, value)
+        return self
+
     def __getitem__(self, key):
         return ops.index(self, key)
 
