@@ -419,8 +419,11 @@ def var(x, axis=None, unbiased=None, keepdims=False, *, correction=None, dim=Non
 
 
 def std(x, axis=None, unbiased=None, keepdims=False, *, correction=None, dim=None, keepdim=None):
-    """sqrt(var(x))"""
-    return sqrt(_variance("std", x, axis, unbiased, keepdims, correction, dim, keepdim))
+    """sqrt(var(x)); where var is 0 the gradient is 0, as in PyTorch (not 0 · ∞)."""
+    v = _variance("std", x, axis, unbiased, keepdims, correction, dim, keepdim)
+    flat = v == 0
+    # sqrt never sees the zeros (their branch of where gets no gradient), so no 0/0 appears.
+    return where(flat, 0, sqrt(where(flat, 1, v)))
 
 
 def _variance(name, x, axis, unbiased, keepdims, correction, dim, keepdim):
@@ -469,34 +472,48 @@ def prod(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     return apply(P.prod, (x,), (xd,), {"axis": axes, "keepdims": keepdims})
 
 
+def _shifted(x, axes):
+    """x - m, with m the max over the axes (0 where the max isn't finite) as a constant.
+
+    Shifting by the max keeps exp from overflowing; since the shift's derivative cancels
+    out of logsumexp and softmax exactly, m is detached (no gradient through it).
+    """
+    m = np.max(x.data, axis=axes, keepdims=True) if x.data.size else np.zeros(())
+    return x - Tensor._wrap(np.where(np.isfinite(m), m, 0)), m
+
+
+def _as_float(x):
+    x = as_tensor(x)
+    return x if x.dtype.kind == "f" else cast(x, dtypes.default_float)
+
+
 def logsumexp(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """log Σ exp(x), computed as m + log Σ exp(x - m) with m the max, so it can't overflow."""
-    x = as_tensor(x)
-    if x.dtype.kind != "f":
-        x = cast(x, dtypes.default_float)
+    x = _as_float(x)
     axes, keepdims = _reduction_axes("logsumexp", x, axis, keepdims, dim, keepdim)
-    if x.data.size == 0:
-        return log(sum(exp(x), axes, keepdims))
-    # The shift m is a constant: its derivative cancels out exactly, so it is detached.
-    m = np.max(x.data, axis=axes, keepdims=True)
-    m = Tensor._wrap(np.where(np.isfinite(m), m, 0))
-    total = log(sum(exp(x - m), axes, keepdims=True)) + m
+    shifted, m = _shifted(x, axes)
+    total = log(sum(exp(shifted), axes, keepdims=True)) + np.where(np.isfinite(m), m, 0)
     return total if keepdims else total.reshape(tuple(n for i, n in enumerate(x.shape) if i not in axes))
 
 
 def softmax(x, axis=-1, *, dim=None):
-    """exp(x) / Σ exp(x) along an axis, shifted by the max for stability."""
-    x = as_tensor(x)
+    """exp(x) / Σ exp(x) along an axis, computed on x - max(x) so exp can't overflow."""
+    x = _as_float(x)
     axis = normalize_axis("softmax", axis if dim is None else dim, x.ndim)
-    shifted = exp(x - logsumexp(x, axis, keepdims=True))
-    return shifted
+    e = exp(_shifted(x, (axis,) if x.ndim else ())[0])
+    return e / sum(e, axis, keepdims=True)
 
 
 def log_softmax(x, axis=-1, *, dim=None):
-    """x - logsumexp(x) along an axis: stable for logits of any size."""
-    x = as_tensor(x)
+    """(x - m) - log Σ exp(x - m) along an axis: stable for logits of any size.
+
+    Subtracting the max before the log-sum keeps float32 exact near ±1e4, where
+    x - logsumexp(x) would lose digits to the large intermediate m + log Σ.
+    """
+    x = _as_float(x)
     axis = normalize_axis("log_softmax", axis if dim is None else dim, x.ndim)
-    return x - logsumexp(x, axis, keepdims=True)
+    shifted = _shifted(x, (axis,) if x.ndim else ())[0]
+    return shifted - log(sum(exp(shifted), axis, keepdims=True))
 
 
 def argmax(x, axis=None, keepdims=False, *, dim=None, keepdim=None):

@@ -1,0 +1,663 @@
+"""The table of op cases: one row per differentiable op (or op variant).
+
+Each row says how to call the op in scratchgrad, in PyTorch and in NumPy (the
+reference), which shapes and keyword arguments to draw, and which values each
+input takes. test_ops_table.py runs every row through value tests, float64
+gradchecks and a comparison of values and gradients with PyTorch.
+"""
+import math
+import operator
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from hypothesis import strategies as st
+from hypothesis.strategies import SearchStrategy
+
+import scratchgrad as sg
+from tests import strategies as S
+from tests.strategies import (
+    BOOL,
+    DISTINCT,
+    HIGH_BOUND,
+    LOW_BOUND,
+    NONZERO,
+    OFF_GRID,
+    ON_GRID,
+    POSITIVE,
+    REAL,
+    TIE_HIGH,
+    TIE_LOW,
+    TIES,
+    Domain,
+)
+
+
+@dataclass(frozen=True)
+class OpCase:
+    """One op under test; `args` draws (input shapes, keyword arguments)."""
+    name: str
+    sg: Callable
+    torch: Callable
+    ref: Callable
+    args: SearchStrategy
+    domains: tuple[Domain, ...]
+    grad: bool = True         # differentiable: gradients are checked
+    gradcheck: bool = True    # finite differences are valid (False for tie cases)
+
+    def domain(self, i):
+        """The domain of input i (the last one repeats for ops taking any number of inputs)."""
+        return self.domains[min(i, len(self.domains) - 1)]
+
+    def __str__(self):
+        return self.name
+
+
+# ---------------------------------------------------------------- argument strategies
+
+def _no_kwargs(shapes):
+    return st.just((shapes, {}))
+
+
+def broadcast_args(n):
+    """n broadcastable shapes, no keyword arguments."""
+    return S.broadcastable(n).flatmap(_no_kwargs)
+
+
+def unary_args(kwargs=None, shapes=None):
+    """One shape; kwargs(shape) draws the keyword arguments (none by default)."""
+    shapes = shapes if shapes is not None else S.shapes()
+    if kwargs is None:
+        return shapes.map(lambda s: ((s,), {}))
+    return shapes.flatmap(lambda s: kwargs(s).map(lambda kw: ((s,), kw)))
+
+
+def _kwargs(**strategies):
+    return st.fixed_dictionaries(strategies)
+
+
+# ---------------------------------------------------------------- helpers for references
+
+def _np_axes(axis, ndim):
+    """NumPy's axis for a reduction: on a 0-d array, axis 0/-1 means the whole array."""
+    return None if ndim == 0 else axis
+
+
+def _torch_dims(axis, ndim):
+    """PyTorch dims meaning 'all' explicitly, for ops whose dim=None isn't 'all'."""
+    return tuple(range(ndim)) if axis is None else axis
+
+
+def _ignore_warnings(fn):
+    """NumPy warns on mean/var of empty slices; the nan it returns is what we want."""
+    def wrapped(*args, **kwargs):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fn(*args, **kwargs)
+    return wrapped
+
+
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+
+@_ignore_warnings
+def _np_logsumexp(x, axis=None, keepdims=False):
+    axis = _np_axes(axis, x.ndim)
+    if x.size == 0:
+        return np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims))
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def _np_softmax(x, axis):
+    return np.exp(x - _np_logsumexp(x, axis, keepdims=True))
+
+
+def _np_log_softmax(x, axis):
+    return x - _np_logsumexp(x, axis, keepdims=True)
+
+
+def _np_gelu(x, approximate):
+    if approximate == "tanh":
+        return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+    return 0.5 * x * (1 + _erf(x / math.sqrt(2)))
+
+
+def _np_softplus(x, beta=1.0, threshold=20.0):
+    return np.where(x * beta > threshold, x, np.logaddexp(0, x * beta) / beta)
+
+
+def _np_squeeze(x, axis):
+    if axis is None:
+        return np.squeeze(x)
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    axes = {a % max(x.ndim, 1) for a in axes}
+    return x.reshape(tuple(n for i, n in enumerate(x.shape) if not (i in axes and n == 1)))
+
+
+def _np_expand(x, shape):
+    lead = len(shape) - x.ndim
+    sizes = tuple(x.shape[i - lead] if n == -1 else n for i, n in enumerate(shape))
+    return np.broadcast_to(x, sizes)
+
+
+def _np_split(x, sizes, axis):
+    length = x.shape[axis]
+    if isinstance(sizes, int):
+        sizes = [min(sizes, length - start) for start in range(0, length, sizes)] or [0]
+    return tuple(np.split(x, np.cumsum(sizes)[:-1], axis=axis))
+
+
+def _np_pad(x, pad, value):
+    widths = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    crop = tuple(slice(-min(b, 0), n + min(a, 0)) for (b, a), n in zip(widths, x.shape))
+    widths = [(max(b, 0), max(a, 0)) for b, a in widths]
+    return np.pad(x[crop], widths, constant_values=value)
+
+
+def _np_flatten(x, start_dim, end_dim):
+    if x.ndim == 0:
+        return x.reshape(1)
+    start, end = start_dim % x.ndim, end_dim % x.ndim
+    return x.reshape(x.shape[:start] + (math.prod(x.shape[start:end + 1]),) + x.shape[end + 1:])
+
+
+def _np_transpose(x, dim0, dim1):
+    return x if x.ndim == 0 else np.swapaxes(x, dim0, dim1)
+
+
+def _np_var(x, axis, keepdims, correction=1):
+    n = x.size if axis is None or x.ndim == 0 else math.prod(
+        x.shape[a] for a in (axis if isinstance(axis, tuple) else (axis,)))
+    axis = _np_axes(axis, x.ndim)
+    centred = x - np.mean(x, axis=axis, keepdims=True)
+    return np.sum(centred ** 2, axis=axis, keepdims=keepdims) / max(n - correction, 0)
+
+
+# ---------------------------------------------------------------- helpers for PyTorch
+
+def _torch_prod(x, axis, keepdims):
+    """torch.prod takes one dim at a time: reduce the axes one after another."""
+    if axis is None:
+        out = torch.prod(x)
+        return out.reshape((1,) * x.ndim) if keepdims else out
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    for a in sorted({a % max(x.ndim, 1) for a in axes}, reverse=True):
+        x = torch.prod(x, dim=a, keepdim=True)
+    return x if keepdims else _torch_squeeze_axes(x, axes)
+
+
+def _torch_squeeze_axes(x, axes):
+    if x.ndim == 0:
+        return x
+    return x.squeeze(tuple(a % x.ndim for a in axes))
+
+
+def _torch_amax(fn):
+    return lambda x, axis, keepdims, alias: fn(x, dim=() if axis is None else axis, keepdim=keepdims)
+
+
+def _torch_index(x, key):
+    """x[key] in PyTorch. It has no negative slice steps, so a key of ints, slices, None
+    and Ellipsis is applied one dimension at a time, each slice as an index array."""
+    parts = key if isinstance(key, tuple) else (key,)
+    if any(isinstance(k, np.ndarray) for k in parts):
+        converted = tuple(torch.as_tensor(k) if isinstance(k, np.ndarray) else k for k in parts)
+        return x[converted if isinstance(key, tuple) else converted[0]]
+    dim = 0
+    for i, k in enumerate(parts):
+        if k is None:
+            x = x.unsqueeze(dim)
+            dim += 1
+        elif k is Ellipsis:
+            dim = x.ndim - sum(isinstance(j, (int, slice)) for j in parts[i + 1:])
+        elif isinstance(k, int):
+            x = x.select(dim, k)
+        else:
+            picked = np.arange(x.shape[dim])[k].copy()  # torch refuses negative strides
+            x = x.index_select(dim, torch.as_tensor(picked))
+            dim += 1
+    return x
+
+
+def _torch_clamp(x, lo, hi):
+    """torch.clamp with tensor bounds won't broadcast a 0-d x up to the bounds' shape."""
+    return torch.clamp(*torch.broadcast_tensors(x, lo, hi))
+
+
+# ---------------------------------------------------------------- rows: arithmetic
+
+def same(fn):
+    """An expression (operators, methods) that reads the same in all three libraries."""
+    return {"sg_fn": fn, "torch_fn": fn, "ref": fn}
+
+
+def binary(name, sg_fn, torch_fn, ref, domains=(REAL, REAL), **extra):
+    return OpCase(name, sg_fn, torch_fn, ref, broadcast_args(len(domains)), domains, **extra)
+
+
+def unary(name, sg_fn, torch_fn, ref, domain=REAL, kwargs=None, shapes=None, **extra):
+    return OpCase(name, sg_fn, torch_fn, ref, unary_args(kwargs, shapes), (domain,), **extra)
+
+
+ARITHMETIC = [
+    binary("add", sg.add, torch.add, np.add),
+    binary("sub", sg.sub, torch.sub, np.subtract),
+    binary("mul", sg.mul, torch.mul, np.multiply),
+    binary("div", sg.div, torch.div, np.divide, (REAL, NONZERO)),
+    binary("pow", sg.pow, torch.pow, np.power, (POSITIVE, REAL)),
+    binary("a+b", **same(operator.add)),
+    binary("a-b", **same(operator.sub)),
+    binary("a*b", **same(operator.mul)),
+    binary("a/b", **same(operator.truediv), domains=(REAL, NONZERO)),
+    binary("a**b", **same(operator.pow), domains=(POSITIVE, REAL)),
+    unary("-x", **same(operator.neg)),
+    unary("neg", sg.neg, torch.neg, np.negative),
+    unary("2.5+x", **same(lambda x: 2.5 + x)),
+    unary("x+1", **same(lambda x: x + 1)),
+    unary("2-x", **same(lambda x: 2 - x)),
+    unary("x-0.5", **same(lambda x: x - 0.5)),
+    unary("3*x", **same(lambda x: 3 * x)),
+    unary("x*-1.5", **same(lambda x: x * -1.5)),
+    unary("1/x", **same(lambda x: 1 / x), domain=NONZERO),
+    unary("x/4", **same(lambda x: x / 4)),
+    unary("2**x", **same(lambda x: 2 ** x)),
+    unary("0.5**x", **same(lambda x: 0.5 ** x)),
+    unary("x**2", **same(lambda x: x ** 2)),
+    unary("x**3", **same(lambda x: x ** 3)),
+    unary("x**0", **same(lambda x: x ** 0)),
+    unary("x**0.5", **same(lambda x: x ** 0.5), domain=POSITIVE),
+    unary("x**-1.5", **same(lambda x: x ** -1.5), domain=POSITIVE),
+    unary("sub(2, x)", lambda x: sg.sub(2, x), lambda x: torch.sub(2, x), lambda x: 2 - x),
+    unary("div(1.5, x)", lambda x: sg.div(1.5, x), lambda x: torch.div(1.5, x),
+          lambda x: 1.5 / x, NONZERO),
+    unary("pow(3, x)", lambda x: sg.pow(3, x), lambda x: torch.pow(3, x), lambda x: 3.0 ** x),
+    unary("pow(x, 2.5)", lambda x: sg.pow(x, 2.5), lambda x: torch.pow(x, 2.5),
+          lambda x: x ** 2.5, POSITIVE),
+]
+
+
+# ---------------------------------------------------------------- rows: matmul
+
+MATMUL = [
+    OpCase("matmul", sg.matmul, torch.matmul, np.matmul,
+           S.matmul_shapes().flatmap(_no_kwargs), (REAL, REAL)),
+    OpCase("a@b", operator.matmul, operator.matmul, operator.matmul,
+           S.matmul_shapes().flatmap(_no_kwargs), (REAL, REAL)),
+]
+
+
+# ---------------------------------------------------------------- rows: elementwise functions
+
+def _leaky_kwargs(shape):
+    return _kwargs(negative_slope=st.sampled_from([0.01, 0.2, 1.5]))
+
+
+ELEMENTWISE = [
+    unary("exp", sg.exp, torch.exp, np.exp),
+    unary("x.exp", **same(lambda x: x.exp()) | {"ref": np.exp}),
+    unary("log", sg.log, torch.log, np.log, POSITIVE),
+    unary("sqrt", sg.sqrt, torch.sqrt, np.sqrt, POSITIVE),
+    unary("abs", sg.abs, torch.abs, np.abs, NONZERO),
+    unary("abs(x)", **same(abs), domain=NONZERO),
+    unary("sin", sg.sin, torch.sin, np.sin),
+    unary("cos", sg.cos, torch.cos, np.cos),
+    unary("tanh", sg.tanh, torch.tanh, np.tanh),
+    unary("sigmoid", sg.sigmoid, torch.sigmoid, lambda x: 1 / (1 + np.exp(-x))),
+    unary("relu", sg.relu, torch.relu, lambda x: np.maximum(x, 0), OFF_GRID),
+    unary("leaky_relu", sg.leaky_relu, F.leaky_relu,
+          lambda x: np.where(x > 0, x, 0.01 * x), OFF_GRID),
+    unary("leaky_relu(slope)", sg.leaky_relu, F.leaky_relu,
+          lambda x, negative_slope: np.where(x > 0, x, negative_slope * x), OFF_GRID,
+          kwargs=_leaky_kwargs),
+    unary("gelu", sg.gelu, F.gelu, lambda x: _np_gelu(x, "none")),
+    unary("gelu(approximate)", sg.gelu, F.gelu, _np_gelu,
+          kwargs=lambda s: _kwargs(approximate=st.sampled_from(["none", "tanh"]))),
+    unary("softplus", sg.softplus, F.softplus, _np_softplus),
+    # beta * x crosses the threshold (1) at x = 0.5, which OFF_GRID never hits.
+    unary("softplus(beta, threshold)", sg.softplus, F.softplus, _np_softplus, OFF_GRID,
+          kwargs=lambda s: _kwargs(beta=st.just(2.0), threshold=st.just(1.0))),
+    unary("clip(x, -1, 1)", lambda x: sg.clip(x, -1.0, 1.0), lambda x: torch.clamp(x, -1.0, 1.0),
+          lambda x: np.clip(x, -1.0, 1.0), OFF_GRID),
+    unary("clip(min=)", lambda x: sg.clip(x, min=-0.5), lambda x: torch.clamp(x, min=-0.5),
+          lambda x: np.maximum(x, -0.5), OFF_GRID),
+    unary("x.clip(max=)", lambda x: x.clip(max=0.5), lambda x: x.clip(max=0.5),
+          lambda x: np.minimum(x, 0.5), OFF_GRID),
+    unary("x.clamp(int bounds)", lambda x: x.clamp(-1, 1), lambda x: x.clamp(-1, 1),
+          lambda x: np.clip(x, -1, 1), OFF_GRID),
+    binary("clip(x, lo, hi) tensors", sg.clip, _torch_clamp, np.clip,
+           (OFF_GRID, LOW_BOUND, HIGH_BOUND)),
+    binary("clip(x, min=lo) tensor", lambda x, lo: sg.clip(x, min=lo),
+           lambda x, lo: torch.clamp(x, min=lo), np.maximum, (OFF_GRID, LOW_BOUND)),
+    binary("clip(x, max=hi) tensor", lambda x, hi: sg.clip(x, max=hi),
+           lambda x, hi: torch.clamp(x, max=hi), np.minimum, (OFF_GRID, HIGH_BOUND)),
+    binary("maximum", sg.maximum, torch.maximum, np.maximum, (OFF_GRID, ON_GRID)),
+    binary("minimum", sg.minimum, torch.minimum, np.minimum, (OFF_GRID, ON_GRID)),
+    binary("where", sg.where, torch.where, np.where, (BOOL, REAL, REAL)),
+    binary("where(c, a, 0.0)", lambda c, a: sg.where(c, a, 0.0),
+           lambda c, a: torch.where(c, a, 0.0), lambda c, a: np.where(c, a, 0.0), (BOOL, REAL)),
+    binary("where(c, 1, b)", lambda c, b: sg.where(c, 1, b),
+           lambda c, b: torch.where(c, 1, b), lambda c, b: np.where(c, 1.0, b), (BOOL, REAL)),
+]
+
+
+# ---------------------------------------------------------------- rows: reductions
+
+@st.composite
+def _reduce_kwargs(draw, shape, axes=S.axes):
+    """axis/keepdims, spelled NumPy's way or PyTorch's (dim/keepdim: `alias`)."""
+    return {"axis": draw(axes(len(shape))), "keepdims": draw(st.booleans()),
+            "alias": draw(st.booleans())}
+
+
+def _sg_reduce(name, **fixed):
+    """sg.name(x, axis=, keepdims=), or the method x.name(dim=, keepdim=) when alias."""
+    def fn(x, axis, keepdims, alias):
+        if alias:
+            return getattr(x, name)(dim=axis, keepdim=keepdims, **fixed)
+        return getattr(sg, name)(x, axis=axis, keepdims=keepdims, **fixed)
+    return fn
+
+
+def _np_reduce(fn, **fixed):
+    @_ignore_warnings
+    def ref(x, axis, keepdims, alias):
+        return fn(x, axis=_np_axes(axis, x.ndim), keepdims=keepdims, **fixed)
+    return ref
+
+
+def reduction(name, torch_fn, ref, domain=REAL, shapes=None, axes=S.axes, **extra):
+    return OpCase(name, _sg_reduce(name), torch_fn, ref,
+                  unary_args(lambda s: _reduce_kwargs(s, axes), shapes), (domain,), **extra)
+
+
+def _torch_reduce(fn, **fixed):
+    def call(x, axis, keepdims, alias):
+        with warnings.catch_warnings():  # var with no degrees of freedom warns, returns nan
+            warnings.simplefilter("ignore")
+            return fn(x, dim=axis, keepdim=keepdims, **fixed)
+    return call
+
+
+def _one_axis(ndim):
+    return st.none() | S.axis(ndim)
+
+
+NONEMPTY = S.shapes(min_side=1)
+
+REDUCTIONS = [
+    reduction("sum", _torch_reduce(torch.sum), _np_reduce(np.sum)),
+    reduction("mean", _torch_reduce(torch.mean), _np_reduce(np.mean)),
+    reduction("var", _torch_reduce(torch.var),
+              _ignore_warnings(lambda x, axis, keepdims, alias: _np_var(x, axis, keepdims))),
+    reduction("std", _torch_reduce(torch.std), _ignore_warnings(
+        lambda x, axis, keepdims, alias: np.sqrt(_np_var(x, axis, keepdims)))),
+    OpCase("var(correction=0)", _sg_reduce("var", correction=0),
+           _torch_reduce(torch.var, correction=0),
+           _ignore_warnings(lambda x, axis, keepdims, alias: _np_var(x, axis, keepdims, 0)),
+           unary_args(_reduce_kwargs), (REAL,)),
+    reduction("max", _torch_amax(torch.amax), _np_reduce(np.max), DISTINCT, NONEMPTY),
+    reduction("min", _torch_amax(torch.amin), _np_reduce(np.min), DISTINCT, NONEMPTY),
+    reduction("prod", lambda x, axis, keepdims, alias: _torch_prod(x, axis, keepdims),
+              _np_reduce(np.prod), NONZERO),
+    reduction("logsumexp",
+              lambda x, axis, keepdims, alias: torch.logsumexp(
+                  x, dim=_torch_dims(axis, x.ndim), keepdim=keepdims),
+              lambda x, axis, keepdims, alias: _np_logsumexp(x, axis, keepdims)),
+    reduction("argmax", _torch_reduce(torch.argmax), _np_reduce(np.argmax), DISTINCT, NONEMPTY,
+              axes=_one_axis, grad=False),
+    reduction("argmin", _torch_reduce(torch.argmin), _np_reduce(np.argmin), DISTINCT, NONEMPTY,
+              axes=_one_axis, grad=False),
+]
+
+
+# ---------------------------------------------------------------- rows: softmax
+
+def _softmax_kwargs(shape):
+    return _kwargs(axis=S.axis(len(shape)))
+
+
+SOFTMAX = [
+    unary("softmax", lambda x, axis: sg.softmax(x, axis), lambda x, axis: torch.softmax(x, axis),
+          _np_softmax, kwargs=_softmax_kwargs),
+    unary("x.softmax(dim=)", lambda x, axis: x.softmax(dim=axis),
+          lambda x, axis: x.softmax(dim=axis), _np_softmax, kwargs=_softmax_kwargs),
+    unary("log_softmax", lambda x, axis: sg.log_softmax(x, axis),
+          lambda x, axis: torch.log_softmax(x, axis), _np_log_softmax, kwargs=_softmax_kwargs),
+]
+
+
+# ---------------------------------------------------------------- rows: shapes
+
+def _sg_reshape_varargs(x, shape):
+    return sg.reshape(x, *shape) if shape else sg.reshape(x, shape)
+
+
+def _star(method):
+    """x.method(*sizes), as users write it; x.method(()) when there are no sizes."""
+    def call(x, **kwargs):
+        (sizes,) = kwargs.values()
+        return getattr(x, method)(*sizes) if sizes else getattr(x, method)(tuple(sizes))
+    return call
+
+
+@st.composite
+def _flatten_kwargs(draw, shape):
+    n = max(len(shape), 1)
+    start = draw(st.integers(0, n - 1))
+    end = draw(st.integers(start, n - 1))
+    spell = draw(st.booleans()), draw(st.booleans())
+    return {"start_dim": start - n if spell[0] else start, "end_dim": end - n if spell[1] else end}
+
+
+@st.composite
+def _squeeze_kwargs(draw, shape):
+    return {"axis": draw(S.axes(len(shape)))}
+
+
+def _expand_kwargs(shape):
+    return _kwargs(shape=S.broadcast_target(shape, allow_minus_one=True))
+
+
+@st.composite
+def _pad_kwargs(draw, shape):
+    """F.pad's tuple, last dim first; negative entries crop, never below size 0."""
+    pad = []
+    for n in reversed(shape[len(shape) - draw(st.integers(1, len(shape))):]):
+        before = draw(st.integers(-min(n, 1), 2))
+        after = draw(st.integers(-min(n + min(before, 0), 1), 2))
+        pad += [before, after]
+    return {"pad": tuple(pad), "value": draw(st.sampled_from([0.0, 1.5]))}
+
+
+@st.composite
+def _cat_args(draw, new_axis=False):
+    """1-3 shapes that agree except along `axis` (for cat), or equal shapes (for stack)."""
+    ndim = draw(st.integers(0 if new_axis else 1, S.MAX_DIMS))
+    base = list(draw(S.shapes(min_dims=ndim, max_dims=ndim)))
+    count = draw(st.integers(1, 3))
+    if new_axis:
+        axis = draw(st.integers(-ndim - 1, ndim))
+        return (tuple(base),) * count, {"axis": axis}
+    axis = draw(S.axis(ndim))
+    shapes = []
+    for _ in range(count):
+        base[axis] = draw(st.integers(0, S.MAX_SIDE))
+        shapes.append(tuple(base))
+    return tuple(shapes), {"axis": axis}
+
+
+@st.composite
+def _split_kwargs(draw, shape):
+    axis = draw(S.axis(len(shape)))
+    length = shape[axis]
+    if draw(st.booleans()):
+        sizes = draw(st.integers(1, 4))
+    else:
+        cuts = sorted(draw(st.lists(st.integers(0, length), max_size=3)))
+        sizes = list(np.diff([0, *cuts, length]).tolist())
+    return {"sizes": sizes, "axis": axis}
+
+
+SHAPES = [
+    unary("reshape", lambda x, shape: x.reshape(shape), lambda x, shape: x.reshape(shape),
+          np.reshape, kwargs=lambda s: _kwargs(shape=S.reshaped(s))),
+    unary("sg.reshape(*shape)", _sg_reshape_varargs,
+          lambda x, shape: torch.reshape(x, shape), np.reshape,
+          kwargs=lambda s: _kwargs(shape=S.reshaped(s))),
+    unary("view", **same(_star("view")) | {"ref": np.reshape},
+          kwargs=lambda s: _kwargs(shape=S.reshaped(s))),
+    unary("flatten", sg.flatten, torch.flatten, _np_flatten, kwargs=_flatten_kwargs),
+    unary("transpose", lambda x, dim0, dim1: x.transpose(dim0, dim1),
+          lambda x, dim0, dim1: x.transpose(dim0, dim1), _np_transpose,
+          kwargs=lambda s: _kwargs(dim0=S.axis(len(s)), dim1=S.axis(len(s)))),
+    unary("permute", **same(_star("permute")) | {"ref": np.transpose},
+          kwargs=lambda s: _kwargs(axes=st.permutations(range(len(s))))),
+    unary("x.T", lambda x: x.T, lambda x: x.permute(tuple(reversed(range(x.ndim)))),
+          lambda x: x.T),
+    unary("squeeze", lambda x, axis: sg.squeeze(x, axis),
+          lambda x, axis: x.squeeze() if axis is None else x.squeeze(axis), _np_squeeze,
+          kwargs=_squeeze_kwargs),
+    unary("unsqueeze", lambda x, axis: x.unsqueeze(axis), lambda x, axis: x.unsqueeze(axis),
+          np.expand_dims, kwargs=lambda s: _kwargs(axis=st.integers(-len(s) - 1, len(s)))),
+    unary("expand", **same(_star("expand")) | {"ref": _np_expand}, kwargs=_expand_kwargs),
+    unary("broadcast_to", lambda x, shape: sg.broadcast_to(x, shape),
+          lambda x, shape: torch.broadcast_to(x, shape), np.broadcast_to,
+          kwargs=lambda s: _kwargs(shape=S.broadcast_target(s))),
+    OpCase("cat", lambda *xs, axis: sg.cat(list(xs), axis),
+           lambda *xs, axis: torch.cat(xs, axis), lambda *xs, axis: np.concatenate(xs, axis),
+           _cat_args(), (REAL,)),
+    OpCase("cat(dim=)", lambda *xs, axis: sg.cat(xs, dim=axis),
+           lambda *xs, axis: torch.cat(xs, dim=axis), lambda *xs, axis: np.concatenate(xs, axis),
+           _cat_args(), (REAL,)),
+    OpCase("stack", lambda *xs, axis: sg.stack(list(xs), axis),
+           lambda *xs, axis: torch.stack(xs, axis), lambda *xs, axis: np.stack(xs, axis),
+           _cat_args(new_axis=True), (REAL,)),
+    unary("split", lambda x, sizes, axis: sg.split(x, sizes, axis),
+          lambda x, sizes, axis: torch.split(x, sizes, axis), _np_split,
+          shapes=S.shapes(min_dims=1), kwargs=_split_kwargs),
+    unary("x.split(dim=)", lambda x, sizes, axis: x.split(sizes, dim=axis),
+          lambda x, sizes, axis: x.split(sizes, dim=axis), _np_split,
+          shapes=S.shapes(min_dims=1), kwargs=_split_kwargs),
+    unary("pad", lambda x, pad, value: sg.pad(x, pad, value=value),
+          lambda x, pad, value: F.pad(x, pad, value=value), _np_pad,
+          shapes=S.shapes(min_dims=1), kwargs=_pad_kwargs),
+]
+
+
+# ---------------------------------------------------------------- rows: indexing
+
+@st.composite
+def _int_key(draw, shape):
+    return draw(S.int_index(shape[0]))
+
+
+@st.composite
+def _slice_key(draw, shape):
+    return tuple(draw(S.slices(n)) for n in shape[:draw(st.integers(1, len(shape)))])
+
+
+@st.composite
+def _basic_key(draw, shape):
+    """Ints, slices and None for leading dims, then maybe Ellipsis and trailing dims."""
+    front = draw(st.integers(0, len(shape)))
+    back = draw(st.integers(0, len(shape) - front))
+    ellipsis = back > 0 or draw(st.booleans())
+    parts = []
+    for i, n in enumerate(shape[:front] + shape[len(shape) - back:]):
+        if i == front and ellipsis:
+            parts.append(Ellipsis)
+        parts.append(draw(S.slices(n) | S.int_index(n) if n else S.slices(n)))
+        if draw(st.booleans()):
+            parts.append(None)
+    if ellipsis and back == 0:
+        parts.append(Ellipsis)
+    return tuple(parts)
+
+
+@st.composite
+def _mask_key(draw, shape):
+    """A mask over all dims, or over the leading ones."""
+    return draw(S.masks(shape[:draw(st.integers(1, len(shape)))]))
+
+
+@st.composite
+def _array_key(draw, shape):
+    """An int array on dim 0, two broadcast int arrays, or a slice then an int array."""
+    kind = draw(st.sampled_from(["one", "two", "after slice"]))
+    if kind == "one" or len(shape) < 2:
+        return draw(S.int_array(shape[0]))
+    if kind == "two":
+        length = draw(st.integers(0, 4)) if shape[0] and shape[1] else 0
+        return (draw(S.int_array(shape[0], length, length)),
+                draw(S.int_array(shape[1], length, length)))
+    return slice(None), draw(S.int_array(shape[1]))
+
+
+def getitem(name, key, shapes):
+    return unary(name, lambda x, key: x[key], _torch_index, lambda x, key: x[key],
+                 kwargs=lambda s: _kwargs(key=key(s)), shapes=shapes)
+
+
+INDEXING = [
+    getitem("x[int]", _int_key, S.shapes(min_dims=1, min_side=1)),
+    getitem("x[slices]", _slice_key, S.shapes(min_dims=1)),
+    getitem("x[int, slice, None, ...]", _basic_key, S.shapes()),
+    getitem("x[mask]", _mask_key, S.shapes(min_dims=1)),
+    getitem("x[int array]", _array_key, S.shapes(min_dims=1)),
+]
+
+
+# ---------------------------------------------------------------- rows: comparisons (no gradient)
+
+def comparison(name, fn):
+    return binary(name, **same(fn), domains=(TIES, TIES), grad=False)
+
+
+COMPARISONS = [
+    comparison("a<b", operator.lt),
+    comparison("a<=b", operator.le),
+    comparison("a>b", operator.gt),
+    comparison("a>=b", operator.ge),
+    comparison("a==b", operator.eq),
+    comparison("a!=b", operator.ne),
+    unary("x>=0", **same(lambda x: x >= 0), domain=TIES, grad=False),
+    unary("x<0.5", **same(lambda x: x < 0.5), domain=TIES, grad=False),
+]
+
+
+# ---------------------------------------------------------------- rows: ties (PyTorch only)
+
+# Finite differences are wrong at kinks and ties, so these rows skip gradcheck;
+# PyTorch's subgradient conventions are the oracle (ties share evenly, relu'(0) = 0).
+TIE_CASES = [replace(case, name=f"{case.name} (ties)") for case in [
+    reduction("max", _torch_amax(torch.amax), _np_reduce(np.max), TIES, NONEMPTY,
+              gradcheck=False),
+    reduction("min", _torch_amax(torch.amin), _np_reduce(np.min), TIES, NONEMPTY,
+              gradcheck=False),
+    reduction("argmax", _torch_reduce(torch.argmax), _np_reduce(np.argmax), TIES, NONEMPTY,
+              axes=_one_axis, grad=False),
+    reduction("prod", lambda x, axis, keepdims, alias: _torch_prod(x, axis, keepdims),
+              _np_reduce(np.prod), TIES, gradcheck=False),
+    binary("maximum", sg.maximum, torch.maximum, np.maximum, (TIES, TIES), gradcheck=False),
+    binary("minimum", sg.minimum, torch.minimum, np.minimum, (TIES, TIES), gradcheck=False),
+    unary("relu", sg.relu, torch.relu, lambda x: np.maximum(x, 0), TIES, gradcheck=False),
+    unary("abs", sg.abs, torch.abs, np.abs, TIES, gradcheck=False),
+    unary("leaky_relu", sg.leaky_relu, F.leaky_relu, lambda x: np.where(x > 0, x, 0.01 * x),
+          TIES, gradcheck=False),
+    unary("clip(x, -1, 1)", lambda x: sg.clip(x, -1.0, 1.0), lambda x: torch.clamp(x, -1.0, 1.0),
+          lambda x: np.clip(x, -1.0, 1.0), TIES, gradcheck=False),
+    # Bounds with lo < hi only: at lo == hi PyTorch drops the gradient of x < lo entirely.
+    binary("clip(x, lo, hi) tensors", sg.clip, _torch_clamp, np.clip, (TIES, TIE_LOW, TIE_HIGH),
+           gradcheck=False),
+]]
+
+
+CASES = ARITHMETIC + MATMUL + ELEMENTWISE + REDUCTIONS + SOFTMAX + SHAPES + INDEXING + COMPARISONS
