@@ -13,22 +13,12 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import scratchgrad as sg
-
-
-def leaf(values, dtype=sg.float64):
-    return sg.tensor(values, dtype=dtype, requires_grad=True)
-
-
-def tleaf(values, dtype=torch.float64):
-    return torch.tensor(values, dtype=dtype, requires_grad=True)
+from tests import helpers
+from tests.helpers import leaf, tleaf
 
 
 def close(actual, expected, rtol=1e-6, atol=1e-9):
-    if isinstance(actual, sg.Tensor):
-        actual = actual.numpy()
-    if isinstance(expected, torch.Tensor):
-        expected = expected.detach().numpy()
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol)
+    helpers.close(actual, expected, rtol, atol)
 
 
 # ---------------------------------------------------------------- first derivatives

@@ -12,23 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import scratchgrad as sg
-
-
-def leaf(values, dtype=sg.float64):
-    return sg.tensor(values, dtype=dtype, requires_grad=True)
-
-
-def tleaf(values, dtype=torch.float64):
-    return torch.tensor(values, dtype=dtype, requires_grad=True)
-
-
-def close(actual, expected, rtol=1e-7, atol=1e-10):
-    if isinstance(actual, sg.Tensor):
-        actual = actual.detach().numpy()
-    if isinstance(expected, torch.Tensor):
-        expected = expected.detach().numpy()
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol)
-
+from tests.helpers import close, leaf, tleaf
 
 # ---------------------------------------------------------------- custom Functions
 
