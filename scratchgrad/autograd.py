@@ -106,7 +106,7 @@ class Node:
         self.inputs = inputs   # the Tensors and constants as given, for the graph's structure
         self.args = args       # their raw values, what the rules read; None once released
         self.params = params
-        self.seq = next(_creation_counter)
+        self.seq = next_seq()
 
     def name(self):
         return self.op.name
@@ -123,30 +123,30 @@ class Node:
 
 # A node's inputs were always created before it, so sorting by this counter
 # gives a topological order without any graph search (and without recursion).
-_creation_counter = itertools.count()
-_NO_PARAMS = {}
+next_seq = itertools.count().__next__
+NO_PARAMS = {}
 _new = object.__new__
 
 
-def apply(op, inputs, args, params=_NO_PARAMS):
+def apply(op, inputs, args, params=NO_PARAMS):
     """Run op.forward on the raw args and record a node if any input requires grad."""
     return record(op, op.forward(*args, **params), inputs, args, params)
 
 
-def record(op, data, inputs, args, params=_NO_PARAMS):
+def record(op, data, inputs, args, params=NO_PARAMS):
     """Wrap op's forward result `data` in a Tensor, linked into the graph if an input requires grad."""
     out = _new(Tensor)
     out.data = data
     out.grad = None
     if grad_mode.enabled:
         for x in inputs:
-            if type(x) is Tensor and x.requires_grad:
+            if isinstance(x, Tensor) and x.requires_grad:
                 node = _new(Node)  # Node's fields set inline: this is the hottest line of a forward
                 node.op = op
                 node.inputs = inputs
                 node.args = args
                 node.params = params
-                node.seq = next(_creation_counter)
+                node.seq = next_seq()
                 out.requires_grad = True
                 out.grad_fn = node
                 return out
@@ -168,8 +168,8 @@ class per_input:
 
 def call(op, *args, **params):
     """Use a primitive inside a rule: arrays in, array out; Tensors in, a recorded Tensor out."""
-    if any(type(a) is Tensor for a in args):
-        raw = tuple(a.data if type(a) is Tensor else a for a in args)
+    if any(isinstance(a, Tensor) for a in args):
+        raw = tuple(a.data if isinstance(a, Tensor) else a for a in args)
         return apply(op, args, raw, params)
     return op.forward(*args, **params)
 
@@ -217,7 +217,7 @@ def _graph_in_reverse_order(roots):
                 "backward; pass retain_graph=True to the first backward() to go through it twice")
         found[node.seq] = t
         for x in node.inputs:
-            if type(x) is Tensor and x.grad_fn is not None:
+            if isinstance(x, Tensor) and x.grad_fn is not None:
                 stack.append(x)
     return [found[seq] for seq in sorted(found, reverse=True)]
 
@@ -252,7 +252,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
             rules = node.op.vjps
             params = node.params
             for i, x in enumerate(node.inputs):
-                if type(x) is not Tensor or not x.requires_grad:
+                if not isinstance(x, Tensor) or not x.requires_grad:
                     continue
                 # Spelled out by arity: a call with *values costs more than most rules' arithmetic.
                 if params:
@@ -307,7 +307,7 @@ def _accumulate(x, g, shared):
     A rule's fresh result is stored as it is; anything that may be held elsewhere (a view,
     the caller's gradient, an array already stored in another .grad) is copied first.
     """
-    if type(g) is Tensor:  # create_graph: keep the gradient's own graph
+    if isinstance(g, Tensor):  # create_graph: keep the gradient's own graph
         x.grad = g if x.grad is None else x.grad + g
     elif x.grad is None:
         if (type(g) is not np.ndarray or g.base is not None or not g.flags.writeable
@@ -327,7 +327,7 @@ def check_gradient(op, output, gradient):
                 f"{op}: gradient can be omitted only for a one-element tensor, but the output "
                 f"has shape {describe_shape(output.shape)}; pass gradient= of that shape")
         return np.ones(output.shape, dtype=output.dtype)
-    data = gradient.data if type(gradient) is Tensor else np.asarray(gradient, dtype=output.dtype)
+    data = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient, dtype=output.dtype)
     if data.shape != output.shape:
         raise ShapeError(f"{op}: gradient has shape {describe_shape(data.shape)} but the output "
                          f"has shape {describe_shape(output.shape)}")
@@ -341,7 +341,7 @@ def backward(tensor, gradient=None, retain_graph=None, create_graph=False):
                          "set requires_grad=True on the inputs you want gradients for")
     g = check_gradient("backward", tensor, gradient)
     if create_graph:
-        g = gradient if type(gradient) is Tensor else Tensor._wrap(g)
+        g = gradient if isinstance(gradient, Tensor) else Tensor._wrap(g)
     if retain_graph is None:
         retain_graph = create_graph
     run_backward([tensor], [g], retain_graph, create_graph)
@@ -350,14 +350,14 @@ def backward(tensor, gradient=None, retain_graph=None, create_graph=False):
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
          allow_unused=False):
     """sg.grad: the gradients of outputs w.r.t. inputs, returned as a tuple; .grad is untouched."""
-    outputs = [outputs] if type(outputs) is Tensor else list(outputs)
-    inputs = [inputs] if type(inputs) is Tensor else list(inputs)
-    if grad_outputs is None or type(grad_outputs) is Tensor:
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
         grad_outputs = [grad_outputs] * len(outputs)
     if len(grad_outputs) != len(outputs):
         raise ValueError(f"grad: {len(outputs)} outputs but {len(grad_outputs)} grad_outputs")
     for x in inputs:
-        if type(x) is not Tensor or not x.requires_grad:
+        if not isinstance(x, Tensor) or not x.requires_grad:
             raise GraphError("grad: every input must be a Tensor that requires grad")
     for y in outputs:
         if not y.requires_grad:
@@ -365,7 +365,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     root_grads = []
     for y, g in zip(outputs, grad_outputs):
         data = check_gradient("grad", y, g)
-        root_grads.append((g if type(g) is Tensor else Tensor._wrap(data)) if create_graph else data)
+        root_grads.append((g if isinstance(g, Tensor) else Tensor._wrap(data)) if create_graph else data)
     if retain_graph is None:
         retain_graph = create_graph
     capture = {id(x): None for x in inputs}
@@ -376,7 +376,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         if g is None and not allow_unused:
             raise GraphError(f"grad: input {i} was not used to compute the outputs; "
                              "pass allow_unused=True to get None for it")
-        results.append(g if g is None or type(g) is Tensor else Tensor._wrap(np.array(g, copy=True)))
+        results.append(g if g is None or isinstance(g, Tensor) else Tensor._wrap(np.array(g, copy=True)))
     return tuple(results)
 
 

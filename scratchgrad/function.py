@@ -46,14 +46,14 @@ class Function:
 
     @classmethod
     def apply(cls, *args):
-        ctx = FunctionCtx(tuple(type(a) is Tensor and a.requires_grad for a in args))
+        ctx = FunctionCtx(tuple(isinstance(a, Tensor) and a.requires_grad for a in args))
         with no_grad():
             out = cls.forward(ctx, *args)
         several = isinstance(out, (tuple, list))
-        outs = [o if type(o) is Tensor else Tensor(o) for o in (out if several else (out,))]
+        outs = [o if isinstance(o, Tensor) else Tensor(o) for o in (out if several else (out,))]
         if not (grad_mode.enabled and any(ctx.needs_input_grad)):
             return tuple(outs) if several else outs[0]
-        raw = tuple(a.data if type(a) is Tensor else a for a in args)
+        raw = tuple(a.data if isinstance(a, Tensor) else a for a in args)
         params = {"ctx": ctx, "fn": cls, "outputs": tuple(o.data for o in outs)}
         if not several:
             return _linked(outs[0].data, Node(_primitive_for(cls), args, raw, params))
@@ -113,7 +113,7 @@ def _output_grads(g, outputs):
     """The gradient of each output; an output that got none gets zeros, as in PyTorch."""
     if type(g) is not _OutputGrads:
         return [g]
-    recording = any(type(p) is Tensor for p in g.parts.values())
+    recording = any(isinstance(p, Tensor) for p in g.parts.values())
     grads = []
     for i, data in enumerate(outputs):
         zeros = np.zeros(np.shape(data), np.asarray(data).dtype)
@@ -122,7 +122,7 @@ def _output_grads(g, outputs):
 
 
 def _run_backward(fn, ctx, grads, args):
-    recording = any(type(g) is Tensor for g in grads)  # create_graph: answers keep their graph
+    recording = any(isinstance(g, Tensor) for g in grads)  # create_graph: answers keep their graph
     answers = fn.backward(ctx, *[g if recording else Tensor._wrap(g) for g in grads])
     if not isinstance(answers, (tuple, list)):
         answers = (answers,)
@@ -134,7 +134,7 @@ def _run_backward(fn, ctx, grads, args):
         if a is None:
             results.append(None)
             continue
-        a = a if type(a) is Tensor else Tensor(a)
+        a = a if isinstance(a, Tensor) else Tensor(a)
         if a.shape != np.shape(x):
             raise ShapeError(f"{fn.__name__}.backward: gradient {i} has shape "
                              f"{describe_shape(a.shape)} but input {i} has shape "

@@ -36,7 +36,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
 
 
 def _checked(x):
-    return type(x) is Tensor and x.requires_grad
+    return isinstance(x, Tensor) and x.requires_grad
 
 
 def _outputs(fn, xs):

@@ -11,7 +11,7 @@ import numpy as np
 
 from scratchgrad import dtypes
 from scratchgrad import primitives as P
-from scratchgrad.autograd import apply, grad_mode, record
+from scratchgrad.autograd import NO_PARAMS, Node, apply, grad_mode, next_seq, record
 from scratchgrad.errors import (
     AxisError,
     DTypeError,
@@ -26,15 +26,16 @@ from scratchgrad.errors import (
 from scratchgrad.tensor import Tensor
 
 _PYTHON_NUMBERS = (bool, int, float)
+_new = object.__new__
 
 
 def as_tensor(x):
     """A Tensor as is; anything else (number, list, array) becomes a new constant Tensor."""
-    return x if type(x) is Tensor else Tensor(x)
+    return x if isinstance(x, Tensor) else Tensor(x)
 
 
 def _raw(x):
-    return x.data if type(x) is Tensor else x
+    return x.data if isinstance(x, Tensor) else x
 
 
 # ---------------------------------------------------------------- elementwise: dtypes and broadcasting
@@ -42,14 +43,14 @@ def _raw(x):
 def _operands(a, b):
     """The raw values of a and b, cast where needed so NumPy's result dtype is PyTorch's."""
     ta, tb = type(a), type(b)
-    if ta is Tensor:
+    if isinstance(a, Tensor):
         ad = a.data
-        if tb is Tensor:
+        if isinstance(b, Tensor):
             if ad.dtype is b.data.dtype:
                 return ad, b.data
         elif (tb is float and ad.dtype.kind == "f") or (tb is int and ad.dtype.kind in "fi"):
             return ad, _constants.get((b, ad.dtype)) or _constant(b, ad.dtype)
-    elif tb is Tensor:
+    elif isinstance(b, Tensor):
         bd = b.data
         if (ta is float and bd.dtype.kind == "f") or (ta is int and bd.dtype.kind in "fi"):
             return _constants.get((a, bd.dtype)) or _constant(a, bd.dtype), bd
@@ -73,7 +74,7 @@ def _constant(value, dtype):
 
 def _promoted(*values):
     """Slow path of _operands: convert lists and arrays, then cast everything to PyTorch's dtype."""
-    values = [v if type(v) is Tensor or isinstance(v, _PYTHON_NUMBERS) else _constant_array(v)
+    values = [v if isinstance(v, (Tensor, *_PYTHON_NUMBERS)) else _constant_array(v)
               for v in values]
     target = dtypes.result_dtype(*values)
     if builtins.all(isinstance(v, _PYTHON_NUMBERS) for v in values):  # sg.add(2, 3)
@@ -99,21 +100,37 @@ def _elementwise(op, doc):
     def elementwise(a, b):
         # The two commonest cases first, inline (the hot path of every small network):
         # tensors of one dtype, and a tensor with a Python float seen before.
-        if type(a) is Tensor:
+        if isinstance(a, Tensor):
             ad = a.data
-            if type(b) is Tensor and ad.dtype is b.data.dtype:
+            if isinstance(b, Tensor) and ad.dtype is b.data.dtype:
                 bd = b.data
             elif type(b) is not float or (bd := _constants.get((b, ad.dtype))) is None:
                 ad, bd = _operands(a, b)
         else:
             ad, bd = _operands(a, b)
+        # What record() does, inlined: this is the hottest path of a small network's forward.
+        out = _new(Tensor)
         try:
-            data = forward(ad, bd)
+            out.data = forward(ad, bd)
         except ValueError as exc:
             raise _shape_clash(op.name, exc, np.shape(ad), np.shape(bd)) from None
         except TypeError:  # NumPy refuses e.g. bool - bool
             raise _dtype_clash(op.name, ad, bd) from None
-        return record(op, data, (a, b), (ad, bd))
+        out.grad = None
+        if grad_mode.enabled and ((isinstance(a, Tensor) and a.requires_grad)
+                                  or (isinstance(b, Tensor) and b.requires_grad)):
+            node = _new(Node)
+            node.op = op
+            node.inputs = (a, b)
+            node.args = (ad, bd)
+            node.params = NO_PARAMS
+            node.seq = next_seq()
+            out.requires_grad = True
+            out.grad_fn = node
+        else:
+            out.requires_grad = False
+            out.grad_fn = None
+        return out
 
     elementwise.__name__ = elementwise.__qualname__ = op.name
     elementwise.__doc__ = doc
@@ -141,7 +158,7 @@ mul = _elementwise(P.mul, "a * b")
 
 def div(a, b):
     """a / b, always a float result (int / int gives float32, as in PyTorch)."""
-    if type(a) is not Tensor and type(b) is not Tensor:
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = as_tensor(a)
     ad, bd = _operands(a, b)
     if not (_is_float(ad) or _is_float(bd)):
@@ -175,10 +192,10 @@ def neg(x):
 
 def where(cond, a, b):
     """a where cond is True, else b (cond gets no gradient)."""
-    c = _raw(cond) if type(cond) is Tensor else np.asarray(cond)
+    c = _raw(cond) if isinstance(cond, Tensor) else np.asarray(cond)
     if c.dtype != dtypes.bool_:
         raise DTypeError(f"where: the condition must be a bool tensor, got {c.dtype}")
-    if type(a) is not Tensor and type(b) is not Tensor:
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = as_tensor(a)
     ad, bd = _operands(a, b)
     try:
@@ -218,7 +235,7 @@ def _float_function(op, doc):
     forward = op.forward
 
     def float_function(x):
-        if type(x) is not Tensor:
+        if not isinstance(x, Tensor):
             x = Tensor(x)
         xd = x.data
         if xd.dtype.kind != "f":
@@ -317,7 +334,7 @@ def clone(x):
 # ---------------------------------------------------------------- comparisons and logic (no gradient)
 
 def _compare(ufunc, name, a, b):
-    if type(a) is not Tensor and type(b) is not Tensor:
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = as_tensor(a)
     ad, bd = _operands(a, b)
     try:
@@ -448,14 +465,14 @@ def _extremum(op, x, axis, keepdims, dim, keepdim):
 
 def max(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """Largest element over the axes; ties share the gradient evenly. max(x, y) is maximum."""
-    if type(axis) is Tensor:
+    if isinstance(axis, Tensor):
         return maximum(x, axis)
     return _extremum(P.max, x, axis, keepdims, dim, keepdim)
 
 
 def min(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """Smallest element over the axes; ties share the gradient evenly. min(x, y) is minimum."""
-    if type(axis) is Tensor:
+    if isinstance(axis, Tensor):
         return minimum(x, axis)
     return _extremum(P.min, x, axis, keepdims, dim, keepdim)
 
@@ -669,10 +686,10 @@ def _index_key(key):
 
 
 def _index_part(k):
-    if type(k) is Tensor:
+    if isinstance(k, Tensor):
         return np.asarray(k.data)
     if isinstance(k, list):
-        return np.asarray([int(i) if type(i) is Tensor else i for i in k])
+        return np.asarray([int(i) if isinstance(i, Tensor) else i for i in k])
     return k
 
 
@@ -826,7 +843,7 @@ _FUNCTIONS = {
 
 def _plain(value):
     """Tensors (also inside lists and tuples) as NumPy arrays, for NumPy functions we don't map."""
-    if type(value) is Tensor:
+    if isinstance(value, Tensor):
         return value.data
     if isinstance(value, (list, tuple)):
         return type(value)(_plain(v) for v in value)
