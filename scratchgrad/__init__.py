@@ -7,7 +7,12 @@ z = (x**2 + y)**2
 z.backward()      # x.grad = 56, y.grad = 14
 """
 
-from scratchgrad import autograd  # first: tensor.py relies on it
+from scratchgrad import (
+    autograd,  # first: tensor.py relies on it
+    data,
+    nn,
+    optim,
+)
 from scratchgrad.autograd import (
     enable_grad,
     grad,
@@ -117,6 +122,7 @@ from scratchgrad.ops import (
     view,
     where,
 )
+from scratchgrad.serialization import load, save
 from scratchgrad.tensor import Size, Tensor
 
 __version__ = "0.1.0"
@@ -156,6 +162,7 @@ __all__ = [
     "clone",
     "concatenate",
     "cos",
+    "data",
     "div",
     "double",
     "enable_grad",
@@ -184,6 +191,7 @@ __all__ = [
     "le",
     "leaky_relu",
     "linspace",
+    "load",
     "log",
     "log_softmax",
     "logical_and",
@@ -202,9 +210,11 @@ __all__ = [
     "mul",
     "ne",
     "neg",
+    "nn",
     "no_grad",
     "ones",
     "ones_like",
+    "optim",
     "pad",
     "permute",
     "pow",
@@ -216,6 +226,7 @@ __all__ = [
     "randn_like",
     "relu",
     "reshape",
+    "save",
     "set_grad_enabled",
     "sigmoid",
     "sign",

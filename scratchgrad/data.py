@@ -1,0 +1,1 @@
+"""Batches and small data sets (PyTorch's DataLoader, plus XOR and digits)."""

@@ -1,0 +1,245 @@
+"""Module and Parameter: models as trees of modules that own named parameters, as in PyTorch."""
+from collections import OrderedDict, namedtuple
+
+import numpy as np
+
+from scratchgrad import dtypes
+from scratchgrad.autograd import no_grad
+from scratchgrad.errors import describe_shape
+from scratchgrad.tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A Tensor that a Module registers as trainable: a leaf with requires_grad=True."""
+    __slots__ = ()
+
+    def __init__(self, data=None, requires_grad=True):
+        if data is None:
+            data = np.empty(0, dtype=dtypes.default_float)
+        # Share the tensor's array (as PyTorch shares storage); lists and numbers are converted.
+        array = data.data if isinstance(data, Tensor) else Tensor(data).data
+        self.data = np.asarray(array)
+        self.grad = None
+        self.grad_fn = None
+        self.requires_grad = False
+        self.requires_grad_(requires_grad)
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class StateDictError(RuntimeError):
+    """A state dict doesn't fit the model: missing, unexpected or mis-shaped entries."""
+
+
+def _array(value):
+    return value.data if isinstance(value, Tensor) else np.asarray(value)
+
+
+class Module:
+    """Base class of layers and models: subclass it, assign Parameters and Modules as attributes
+    in __init__ (they register themselves), and write forward()."""
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    # ------------------------------------------------------------ registration
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning "
+                                 f"attribute {name!r}")
+        for table in (self._parameters, self._buffers, self._modules):
+            table.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        elif name in self.__dict__.get("_buffer_names", ()):
+            self._buffers[name] = value
+        else:
+            object.__setattr__(self, name, value)
+            return
+        self.__dict__.pop(name, None)
+
+    def __getattr__(self, name):
+        for table in ("_parameters", "_buffers", "_modules"):
+            entries = self.__dict__.get(table)
+            if entries is not None and name in entries:
+                return entries[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __delattr__(self, name):
+        for table in (self._parameters, self._buffers, self._modules):
+            if name in table:
+                del table[name]
+                return
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name, param):
+        if param is None:
+            self._parameters[name] = None
+        else:
+            setattr(self, name, param if isinstance(param, Parameter) else Parameter(param))
+
+    def register_buffer(self, name, tensor, persistent=True):
+        """A tensor that is part of the module's state (saved in state_dict) but not trained."""
+        self.__dict__.setdefault("_buffer_names", set()).add(name)
+        if not persistent:
+            self.__dict__.setdefault("_non_persistent", set()).add(name)
+        setattr(self, name, tensor)
+
+    def add_module(self, name, module):
+        setattr(self, name, module)
+
+    # ------------------------------------------------------------ calling
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # ------------------------------------------------------------ walking the tree
+    def named_modules(self, prefix=""):
+        """This module and every submodule, depth first, with dotted names ('' for self)."""
+        stack, seen = [(prefix, self)], set()
+        while stack:
+            name, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield name, module
+            children = [(f"{name}.{child}" if name else child, m)
+                        for child, m in module._modules.items() if m is not None]
+            stack.extend(reversed(children))
+
+    def modules(self):
+        return (m for _, m in self.named_modules())
+
+    def named_children(self):
+        return ((name, m) for name, m in self._modules.items() if m is not None)
+
+    def children(self):
+        return (m for _, m in self.named_children())
+
+    def _named_members(self, table, prefix, recurse):
+        seen = set()
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for module_name, module in modules:
+            for name, value in module.__dict__[table].items():
+                if value is None or id(value) in seen:
+                    continue
+                seen.add(id(value))
+                yield (f"{module_name}.{name}" if module_name else name), value
+
+    def named_parameters(self, prefix="", recurse=True):
+        return self._named_members("_parameters", prefix, recurse)
+
+    def parameters(self, recurse=True):
+        return (p for _, p in self.named_parameters(recurse=recurse))
+
+    def named_buffers(self, prefix="", recurse=True):
+        return self._named_members("_buffers", prefix, recurse)
+
+    def buffers(self, recurse=True):
+        return (b for _, b in self.named_buffers(recurse=recurse))
+
+    # ------------------------------------------------------------ training helpers
+    def zero_grad(self, set_to_none=True):
+        for p in self.parameters():
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad = Tensor._wrap(np.zeros_like(p.data))
+
+    def train(self, mode=True):
+        for module in self.modules():
+            object.__setattr__(module, "training", bool(mode))
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad=True):
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def apply(self, fn):
+        """Call fn on every submodule, then on this module (as PyTorch does)."""
+        for module in reversed(list(self.modules())):
+            fn(module)
+        return self
+
+    def to(self, dtype):
+        """Convert every parameter and floating-point buffer to dtype, in place."""
+        dtype = dtypes.as_dtype(dtype)
+        for module in self.modules():
+            for table in (module._parameters, module._buffers):
+                for value in table.values():
+                    if value is not None and value.dtype.kind == "f":
+                        value.data = value.data.astype(dtype)
+                        value.grad = None
+        return self
+
+    def float(self):
+        return self.to(dtypes.float32)
+
+    def double(self):
+        return self.to(dtypes.float64)
+
+    # ------------------------------------------------------------ state
+    def _state_tensors(self, prefix=""):
+        """The live parameters and persistent buffers, by dotted name."""
+        tensors = OrderedDict()
+        for module_name, module in self.named_modules(prefix):
+            skip = module.__dict__.get("_non_persistent", ())
+            for table in (module._parameters, module._buffers):
+                for name, value in table.items():
+                    if value is not None and name not in skip:
+                        tensors[f"{module_name}.{name}" if module_name else name] = value
+        return tensors
+
+    def state_dict(self, prefix=""):
+        """Every parameter and persistent buffer by dotted name, detached (sharing data)."""
+        return OrderedDict((k, v.detach()) for k, v in self._state_tensors(prefix).items())
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy values into the parameters and buffers by name; shapes must match.
+
+        strict=True raises on missing or unexpected keys; otherwise they are returned.
+        Every problem is reported at once, and nothing is changed unless all is well.
+        """
+        own = self._state_tensors()
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        problems = [f"size mismatch for {k}: the state dict has shape "
+                    f"{describe_shape(np.shape(_array(state_dict[k])))}, the model "
+                    f"{describe_shape(own[k].shape)}"
+                    for k in own if k in state_dict and np.shape(_array(state_dict[k])) != own[k].shape]
+        if strict:
+            if missing:
+                problems.append(f"missing keys {missing}")
+            if unexpected:
+                problems.append(f"unexpected keys {unexpected}")
+        if problems:
+            raise StateDictError(f"load_state_dict for {type(self).__name__}: " + "; ".join(problems))
+        with no_grad():
+            for key, target in own.items():
+                if key in state_dict:
+                    target.data = np.array(_array(state_dict[key]), dtype=target.dtype, copy=True)
+        return IncompatibleKeys(missing, unexpected)
+
+    # ------------------------------------------------------------ display
+    def extra_repr(self):
+        return ""
+
+    def __repr__(self):
+        lines = [f"  ({name}): " + repr(m).replace("\n", "\n  ") for name, m in self.named_children()]
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        return head + ("\n" + "\n".join(lines) + "\n)" if lines else ")")

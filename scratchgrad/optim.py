@@ -1,0 +1,1 @@
+"""Optimisers (PyTorch's torch.optim)."""
