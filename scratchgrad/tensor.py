@@ -122,7 +122,8 @@ class Tensor:
             extras.append("requires_grad=True")
         return "tensor(" + ", ".join([body] + extras) + ")"
 
-    __str__ = __repr__
+    def __str__(self):
+        return repr(self)  # looked up at call time, so subclasses (Parameter) print their own
 
     # ------------------------------------------------------------ dtypes
     def astype(self, dtype):

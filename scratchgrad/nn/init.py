@@ -1,0 +1,98 @@
+"""Weight initialisation, in place, with PyTorch's formulas (torch.nn.init).
+
+Every function draws from scratchgrad's generator, so sg.manual_seed makes models repeatable.
+"""
+import math
+
+import numpy as np
+
+from scratchgrad import factories
+from scratchgrad.errors import ShapeError, describe_shape
+
+
+def _fill(tensor, values):
+    """Write values into the tensor's own array (no graph: initialisation isn't differentiable)."""
+    if isinstance(tensor.data, np.ndarray) and tensor.data.flags.writeable:
+        np.copyto(tensor.data, values, casting="unsafe")
+    else:
+        tensor.data = np.array(values, dtype=tensor.dtype).reshape(tensor.shape)
+    return tensor
+
+
+def calculate_gain(nonlinearity, param=None):
+    """The scale that keeps activations' variance steady through a layer of this nonlinearity."""
+    if nonlinearity in ("linear", "conv1d", "conv2d", "conv3d", "sigmoid"):
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        slope = 0.01 if param is None else param
+        return math.sqrt(2.0 / (1 + slope ** 2))
+    if nonlinearity == "selu":
+        return 3.0 / 4
+    raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}")
+
+
+def _calculate_fan_in_and_fan_out(tensor):
+    """fan_in = inputs per output unit, fan_out = outputs per input unit (dims 1 and 0, times the
+    receptive field of a convolution's kernel)."""
+    if tensor.ndim < 2:
+        raise ShapeError(f"init: fan in and fan out need at least 2 dimensions, got shape "
+                         f"{describe_shape(tensor.shape)}")
+    receptive = math.prod(tensor.shape[2:])
+    return tensor.shape[1] * receptive, tensor.shape[0] * receptive
+
+
+def _fan(tensor, mode):
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"init: mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    return fan_in if mode == "fan_in" else fan_out
+
+
+def uniform_(tensor, a=0.0, b=1.0):
+    return _fill(tensor, factories.generator().uniform(a, b, tensor.shape))
+
+
+def normal_(tensor, mean=0.0, std=1.0):
+    return _fill(tensor, factories.generator().normal(mean, std, tensor.shape))
+
+
+def constant_(tensor, val):
+    return _fill(tensor, np.full(tensor.shape, val))
+
+
+def zeros_(tensor):
+    return constant_(tensor, 0.0)
+
+
+def ones_(tensor):
+    return constant_(tensor, 1.0)
+
+
+def xavier_uniform_(tensor, gain=1.0):
+    """U(-a, a) with a = gain·√(6 / (fan_in + fan_out))."""
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    return uniform_(tensor, -bound, bound)
+
+
+def xavier_normal_(tensor, gain=1.0):
+    """N(0, σ²) with σ = gain·√(2 / (fan_in + fan_out))."""
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
+
+
+def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
+    """U(-b, b) with b = gain·√(3 / fan); PyTorch's Linear uses a=√5, giving b = 1/√fan_in."""
+    gain = calculate_gain(nonlinearity, a)
+    bound = gain * math.sqrt(3.0 / _fan(tensor, mode))
+    return uniform_(tensor, -bound, bound)
+
+
+def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
+    """N(0, σ²) with σ = gain / √fan."""
+    gain = calculate_gain(nonlinearity, a)
+    return normal_(tensor, 0.0, gain / math.sqrt(_fan(tensor, mode)))
