@@ -8,6 +8,7 @@ Workloads:
   2. deep chain: 100,000 chained `y = y + 1.0` on a one-element tensor, then backward
      (each library runs in a fresh subprocess, so that peak RSS is its own)
   3. big matmul: (A @ B).sum().backward() with 1024x1024 float32 A and B
+  4-6. training XOR, digits and MNIST-shaped MLPs (benchmarks/training.py)
 
 Every timing is the best of several repeats (time.perf_counter). The script prints one table with
 absolute times, ratios and PASS/MISS per target, and checks that scratchgrad's gradients match
@@ -32,6 +33,8 @@ import numpy as np
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
+import training
+
 N_OPS = 10_000          # workload 1: chained ops on a (4,) tensor
 DEEP_CHAIN = 100_000    # workload 2: chained adds on a one-element tensor
 MATMUL_N = 1024         # workload 3: square matrix size
@@ -42,6 +45,10 @@ BACKWARD_US_PER_OP = 2.0
 DEEP_CHAIN_SECONDS = 0.5
 DEEP_CHAIN_MIB = 250
 MATMUL_VS_NUMPY = 1.05
+# Training (PyTorch on this machine when set: XOR 0.33 s, digits epoch 10 ms, MNIST 310 steps/s).
+XOR_VS_TORCH = 0.5
+DIGITS_VS_TORCH = 0.6
+MNIST_VS_TORCH = 1.1
 
 
 # ---------------------------------------------------------------- helpers
@@ -261,6 +268,26 @@ def bench_matmul(sg, torch, repeats):
     return [row], ("matmul: grads of A and B", grads_ok, sg_runs[-1][1], pt_runs[-1][1])
 
 
+# ---------------------------------------------------------------- workloads 4-6: training
+
+def bench_training(sg, torch, repeats):
+    """XOR, digits and MNIST-shaped training (benchmarks/training.py), as rows and checks."""
+    rows, checks = [], []
+    sg_s, pt_s, ok, losses = training.bench_xor(sg, torch, repeats)
+    rows.append(Row("4 XOR 500 Adam steps", "s", sg_s, pt_s, None,
+                    f"<= {XOR_VS_TORCH}x PyTorch", sg_s <= XOR_VS_TORCH * pt_s))
+    checks.append(("XOR: final loss", ok, *losses))
+    sg_s, pt_s, ok, losses = training.bench_digits_epoch(sg, torch, repeats)
+    rows.append(Row("5 digits epoch (batch 64)", "ms", sg_s * 1e3, pt_s * 1e3, None,
+                    f"<= {DIGITS_VS_TORCH}x PyTorch", sg_s <= DIGITS_VS_TORCH * pt_s))
+    checks.append(("digits: final loss", ok, *losses))
+    sg_rate, pt_rate, ok, losses = training.bench_mnist_shaped(sg, torch, repeats)
+    rows.append(Row("6 MNIST-shaped SGD", "steps/s", sg_rate, pt_rate, None,
+                    f">= {MNIST_VS_TORCH}x PyTorch", sg_rate >= MNIST_VS_TORCH * pt_rate))
+    checks.append(("MNIST-shaped: final loss", ok, *losses))
+    return rows, checks
+
+
 def close(x, y):
     """float32 sums of 1,024 terms: relative tolerance, absolute floor scaled to the values."""
     return np.allclose(x, y, rtol=1e-4, atol=1e-4 * float(np.abs(y).max()))
@@ -378,8 +405,10 @@ def main():
     per_op_rows, per_op_check = bench_per_op(sg, torch, repeats)
     progress("workload 3: big matmul")
     matmul_rows, matmul_check = bench_matmul(sg, torch, repeats)
-    rows = per_op_rows + deep_rows + matmul_rows
-    checks = [per_op_check, deep_check, matmul_check]
+    progress("workloads 4-6: training small networks")
+    training_rows, training_checks = bench_training(sg, torch, repeats)
+    rows = per_op_rows + deep_rows + matmul_rows + training_rows
+    checks = [per_op_check, deep_check, matmul_check, *training_checks]
     print_table(rows)
     print_checks(checks)
     missed = [r.metric for r in rows if r.passed is False]

@@ -27,6 +27,7 @@ from scratchgrad.errors import (
     DTypeError,
     GradcheckError,
     GraphError,
+    SerializationError,
     ShapeError,
     ValueRangeError,
 )
@@ -138,6 +139,7 @@ __all__ = [
     "FunctionCtx",
     "GradcheckError",
     "GraphError",
+    "SerializationError",
     "ShapeError",
     "Size",
     "Tensor",

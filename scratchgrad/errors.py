@@ -74,3 +74,7 @@ def normalize_axes(op, axis, ndim):
 
 class GradcheckError(RuntimeError):
     """gradcheck found an analytic gradient that disagrees with finite differences."""
+
+
+class SerializationError(ValueError, RuntimeError):
+    """sg.load found a file that isn't a valid safetensors file (truncated, corrupt, or another format)."""

@@ -74,7 +74,9 @@ def _constant(value, dtype):
 
 def _promoted(*values):
     """Slow path of _operands: convert lists and arrays, then cast everything to PyTorch's dtype."""
-    values = [v if isinstance(v, (Tensor, *_PYTHON_NUMBERS)) else _constant_array(v)
+    # A NumPy scalar counts as a Python number (as in PyTorch): np.float64(2) * t stays float32.
+    values = [v.item() if isinstance(v, np.generic) else
+              v if isinstance(v, (Tensor, *_PYTHON_NUMBERS)) else _constant_array(v)
               for v in values]
     target = dtypes.result_dtype(*values)
     if builtins.all(isinstance(v, _PYTHON_NUMBERS) for v in values):  # sg.add(2, 3)

@@ -1,0 +1,32 @@
+"""The demo's trainings reach their accuracies (fixed seeds, the demo's own settings)."""
+from pathlib import Path
+
+import pytest
+
+from examples.xor import train_xor
+
+
+def test_xor_mlp_reaches_98_percent_training_accuracy():
+    _, losses, accuracy = train_xor(progress=False)
+    assert accuracy >= 0.98
+    assert losses[-1] < losses[0] / 10
+
+
+def test_digits_mlp_reaches_95_percent_test_accuracy():
+    pytest.importorskip("sklearn")
+    from examples.digits import train_digits
+    _, losses, accuracy = train_digits(progress=False)
+    assert accuracy >= 0.95
+    assert losses[-1] < losses[0]
+
+
+def test_demo_runs_and_writes_its_plot(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("sklearn")
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "examples"))
+    import demo  # examples/demo.py imports its neighbours as a script would
+    monkeypatch.chdir(tmp_path)
+    demo.main()
+    out = capsys.readouterr().out
+    assert "dz/dx = 56" in out and "dz/dy = 14" in out
+    assert (tmp_path / demo.PLOT).stat().st_size > 1000
