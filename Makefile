@@ -4,10 +4,11 @@ PY := $(VENV)/bin/python
 
 .PHONY: demo test bench lint clean
 
-# The package alone (NumPy is its only dependency): enough for the demo.
+# The package with the demo's extras (tqdm, matplotlib, scikit-learn); NumPy is the core's
+# only dependency.
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet -e '.[demo]'
 	touch $@
 
 # Plus the dev tools: pytest, hypothesis, ruff, and torch as the test oracle.
