@@ -95,7 +95,7 @@ def _is_float(v):
     return type(v) is float or (not isinstance(v, (int, bool)) and v.dtype.kind == "f")
 
 
-def _elementwise(op, doc):
+def elementwise_function(op, doc):
     """Make the public function of a broadcasting binary primitive (add, mul, ...)."""
     forward = op.forward
 
@@ -153,9 +153,9 @@ def _shape_clash(name, exc, *shapes):
     return ValueRangeError(f"{name}: {exc}")
 
 
-add = _elementwise(P.add, "a + b")
-sub = _elementwise(P.sub, "a - b")
-mul = _elementwise(P.mul, "a * b")
+add = elementwise_function(P.add, "a + b")
+sub = elementwise_function(P.sub, "a - b")
+mul = elementwise_function(P.mul, "a * b")
 
 
 def div(a, b):
@@ -175,13 +175,13 @@ def _to_float(v):
     return float(v) if isinstance(v, (int, bool)) else v.astype(dtypes.default_float)
 
 
-pow = _elementwise(P.pow, "a ** b")
+pow = elementwise_function(P.pow, "a ** b")
 
 
-maximum = _elementwise(P.maximum, "Elementwise max; a tie sends half the gradient to each side.")
+maximum = elementwise_function(P.maximum, "Elementwise max; a tie sends half the gradient to each side.")
 
 
-minimum = _elementwise(P.minimum, "Elementwise min; a tie sends half the gradient to each side.")
+minimum = elementwise_function(P.minimum, "Elementwise min; a tie sends half the gradient to each side.")
 
 
 def neg(x):

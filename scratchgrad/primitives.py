@@ -121,6 +121,23 @@ sigmoid = Primitive("sigmoid", _sigmoid, lambda g, ans, x: g * (ans - ans * ans)
 # softplus = log(1 + e^x); its derivative e^x / (1 + e^x) equals exp(x - ans), which can't overflow.
 softplus = Primitive("softplus", lambda x: np.logaddexp(0, x), lambda g, ans, x: g * np.exp(x - ans))
 
+def _bce(p, t):
+    """-(t·log p + (1-t)·log(1-p)), each log clamped at -100 as PyTorch does."""
+    with np.errstate(divide="ignore"):
+        return -(t * np.maximum(np.log(p), -100) + (1 - t) * np.maximum(np.log(1 - p), -100))
+
+
+def _bce_grad_target(g, ans, p, t):
+    with np.errstate(divide="ignore"):
+        return g * (np.maximum(np.log(1 - p), -100) - np.maximum(np.log(p), -100))
+
+
+# A primitive for stability: composed from log and clip, p = 0 or 1 would give 0·∞ = NaN.
+# PyTorch's rule bounds the denominator instead: (p - t) / max(p(1 - p), 1e-12).
+binary_cross_entropy = Primitive("binary_cross_entropy", _bce,
+                                 lambda g, ans, p, t: g * (p - t) / np.maximum(p * (1 - p), 1e-12),
+                                 _bce_grad_target)
+
 _erf_scalar = np.vectorize(math.erf, otypes=[np.float64])
 erf = Primitive("erf", lambda x: _erf_scalar(x).astype(x.dtype),
                 lambda g, ans, x: g * (2 / math.sqrt(math.pi)) * np.exp(-x * x))

@@ -8,12 +8,13 @@ import warnings
 import numpy as np
 
 from scratchgrad import dtypes, factories
-from scratchgrad.errors import DTypeError, ShapeError, describe_shape
+from scratchgrad import primitives as P
+from scratchgrad.errors import DTypeError, ShapeError, ValueRangeError, describe_shape
 from scratchgrad.ops import (
     as_tensor,
+    elementwise_function,
     gelu,
     leaky_relu,
-    log,
     log_softmax,
     relu,
     sigmoid,
@@ -70,6 +71,10 @@ def embedding(indices, weight, padding_idx=None):
     indices = as_tensor(indices)
     if indices.dtype.kind not in "iu":
         raise DTypeError(f"embedding: indices must be integers, got {indices.dtype}")
+    n = weight.shape[0]
+    if indices.data.size and (indices.data.min() < 0 or indices.data.max() >= n):
+        bad = indices.data[(indices.data < 0) | (indices.data >= n)].flat[0]
+        raise IndexError(f"embedding: index {int(bad)} is out of range for {n} embeddings")
     rows = weight[indices]
     if padding_idx is not None:
         keep = Tensor._wrap((indices.data != padding_idx)[..., None])
@@ -156,8 +161,15 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     picks, _ = _class_weights("nll_loss", target, logp.shape[-1], weight, ignore_index)
     losses = -(logp * picks.astype(logp.dtype)).sum(-1)
     if reduction == "mean":
-        return losses.sum() / picks.sum()
+        return _weighted_mean(losses, picks)
     return _reduce("nll_loss", losses, reduction)
+
+
+def _weighted_mean(losses, picks):
+    """Σ losses / Σ weights; with every target ignored the value is NaN and the gradient 0,
+    as in PyTorch (a batch of padding must not poison the weights)."""
+    total = float(picks.sum())
+    return losses.sum() / total if total else losses.sum() + math.nan
 
 
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
@@ -181,7 +193,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     spread = (w * valid[..., None]).astype(logp.dtype) * (label_smoothing / n_classes)
     losses = -(logp * (picks.astype(logp.dtype) * (1 - label_smoothing) + spread)).sum(-1)
     if reduction == "mean":
-        return losses.sum() / picks.sum()
+        return _weighted_mean(losses, picks)
     return _reduce("cross_entropy", losses, reduction)
 
 
@@ -219,13 +231,19 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     return _reduce("binary_cross_entropy_with_logits", losses, reduction)
 
 
+_binary_cross_entropy = elementwise_function(P.binary_cross_entropy, "elementwise BCE")
+
+
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """-[t·log p + (1-t)·log(1-p)] on probabilities; logs are clamped at -100 as in PyTorch."""
     input, target = as_tensor(input), as_tensor(target)
     if input.shape != target.shape:
         raise ShapeError(f"binary_cross_entropy: target shape {describe_shape(target.shape)} "
                          f"must be the same as input shape {describe_shape(input.shape)}")
-    losses = -(target * log(input).clip(min=-100) + (1 - target) * log(1 - input).clip(min=-100))
+    if ((input.data < 0) | (input.data > 1)).any():
+        raise ValueRangeError("binary_cross_entropy: every input must be a probability in "
+                              "[0, 1]; for logits use binary_cross_entropy_with_logits")
+    losses = _binary_cross_entropy(input, target)
     if weight is not None:
         losses = losses * weight
     return _reduce("binary_cross_entropy", losses, reduction)
@@ -234,5 +252,10 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
 def one_hot(indices, num_classes=-1):
     """int64 one-hot rows for integer class indices."""
     t = as_tensor(indices).data
-    n = int(t.max()) + 1 if num_classes == -1 else num_classes
+    if t.dtype.kind not in "iu":
+        raise DTypeError(f"one_hot: indices must be integers, got {t.dtype}")
+    n = (int(t.max()) + 1 if t.size else 0) if num_classes == -1 else num_classes
+    if t.size and (t.min() < 0 or t.max() >= n):
+        raise ValueRangeError(f"one_hot: indices must be in [0, {n}), got values from "
+                              f"{int(t.min())} to {int(t.max())}")
     return Tensor._wrap((np.arange(n) == t[..., None]).astype(dtypes.int64))

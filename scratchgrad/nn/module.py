@@ -51,20 +51,34 @@ class Module:
 
     # ------------------------------------------------------------ registration
     def __setattr__(self, name, value):
-        if "_parameters" not in self.__dict__:
-            raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning "
-                                 f"attribute {name!r}")
-        for table in (self._parameters, self._buffers, self._modules):
-            table.pop(name, None)
+        tables = self.__dict__.get("_parameters"), self.__dict__.get("_modules")
+        if tables[0] is None:  # before super().__init__(): plain attributes only
+            if isinstance(value, (Parameter, Module)):
+                raise AttributeError(f"{type(self).__name__}: call super().__init__() before "
+                                     f"assigning {name!r}")
+            object.__setattr__(self, name, value)
+            return
         if isinstance(value, Parameter):
-            self._parameters[name] = value
+            table = self._parameters
         elif isinstance(value, Module):
-            self._modules[name] = value
+            table = self._modules
         elif name in self.__dict__.get("_buffer_names", ()):
-            self._buffers[name] = value
+            table = self._buffers
+        elif name in self._parameters and value is not None:
+            raise TypeError(f"{type(self).__name__}: can't assign a {type(value).__name__} to "
+                            f"parameter {name!r} (an nn.Parameter or None expected)")
+        elif name in self._modules and value is not None:
+            raise TypeError(f"{type(self).__name__}: can't assign a {type(value).__name__} to "
+                            f"submodule {name!r} (an nn.Module or None expected)")
+        elif name in self._parameters or name in self._modules:  # None keeps the slot, as PyTorch
+            table = self._parameters if name in self._parameters else self._modules
         else:
             object.__setattr__(self, name, value)
             return
+        for other in (self._parameters, self._buffers, self._modules):
+            if other is not table:
+                other.pop(name, None)
+        table[name] = value  # an existing name keeps its place (Sequential's order)
         self.__dict__.pop(name, None)
 
     def __getattr__(self, name):
@@ -122,7 +136,11 @@ class Module:
         return (m for _, m in self.named_modules())
 
     def named_children(self):
-        return ((name, m) for name, m in self._modules.items() if m is not None)
+        seen = set()
+        for name, m in self._modules.items():
+            if m is not None and id(m) not in seen:
+                seen.add(id(m))
+                yield name, m
 
     def children(self):
         return (m for _, m in self.named_children())
@@ -171,9 +189,10 @@ class Module:
         return self
 
     def apply(self, fn):
-        """Call fn on every submodule, then on this module (as PyTorch does)."""
-        for module in reversed(list(self.modules())):
-            fn(module)
+        """Call fn on every submodule (each child's subtree in turn), then on this module."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
         return self
 
     def to(self, dtype):
@@ -184,7 +203,8 @@ class Module:
                 for value in table.values():
                     if value is not None and value.dtype.kind == "f":
                         value.data = value.data.astype(dtype)
-                        value.grad = None
+                        if value.grad is not None:
+                            value.grad = Tensor._wrap(value.grad.data.astype(dtype))
         return self
 
     def float(self):
@@ -195,9 +215,14 @@ class Module:
 
     # ------------------------------------------------------------ state
     def _state_tensors(self, prefix=""):
-        """The live parameters and persistent buffers, by dotted name."""
+        """The live parameters and persistent buffers, by dotted name; a module registered
+        under two names appears under both, as in PyTorch."""
         tensors = OrderedDict()
-        for module_name, module in self.named_modules(prefix):
+        stack = [(prefix, self)]
+        while stack:
+            module_name, module = stack.pop()
+            stack.extend(reversed([(f"{module_name}.{child}" if module_name else child, m)
+                                   for child, m in module._modules.items() if m is not None]))
             skip = module.__dict__.get("_non_persistent", ())
             for table in (module._parameters, module._buffers):
                 for name, value in table.items():
