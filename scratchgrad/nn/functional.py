@@ -9,6 +9,7 @@ import numpy as np
 
 from scratchgrad import dtypes, factories
 from scratchgrad import primitives as P
+from scratchgrad.autograd import apply
 from scratchgrad.errors import DTypeError, ShapeError, ValueRangeError, describe_shape
 from scratchgrad.ops import (
     as_tensor,
@@ -36,8 +37,16 @@ __all__ = [
 
 def linear(x, weight, bias=None):
     """x @ weightᵀ + bias, with weight of shape (out_features, in_features)."""
-    out = x @ weight.T
-    return out if bias is None else out + bias
+    x = as_tensor(x)
+    if x.ndim == 0 or x.shape[-1] != weight.shape[-1]:
+        raise ShapeError(f"linear: input of shape {describe_shape(x.shape)} doesn't fit a weight "
+                         f"of shape {describe_shape(weight.shape)}: the input's last dimension "
+                         f"must be {weight.shape[-1]} (in_features)")
+    if x.dtype != weight.dtype or (bias is not None and bias.dtype != weight.dtype):
+        out = x @ weight.T  # mixed dtypes: the general ops apply PyTorch's promotion rules
+        return out if bias is None else out + bias
+    args = (x.data, weight.data, None if bias is None else bias.data)
+    return apply(P.linear, (x, weight, bias), args)
 
 
 def dropout(x, p=0.5, training=True):
@@ -174,41 +183,44 @@ def _weighted_mean(losses, picks):
 
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
                   label_smoothing=0.0):
-    """nll_loss(log_softmax(input)): stable for logits of any size (±1e4 included).
+    """-log softmax(input)[target], weighted: stable for logits of any size (±1e4 included).
 
     target holds class indices (int64), or class probabilities (float, the input's shape).
     """
     input, target = as_tensor(input), as_tensor(target)
-    class_axis = 0 if input.ndim == 1 else 1
-    logp = log_softmax(input, class_axis)
+    if input.dtype.kind != "f":
+        input = input.float()
     if target.dtype.kind == "f":
-        return _soft_cross_entropy(logp, target, weight, reduction, label_smoothing, class_axis)
-    if label_smoothing == 0:
-        return nll_loss(logp, target, weight, ignore_index, reduction)
-    logp = _classes_last("cross_entropy", logp, target)
-    n_classes = logp.shape[-1]
+        return _soft_cross_entropy(input, target, weight, reduction, label_smoothing)
+    logits = _classes_last("cross_entropy", input, target)
+    n_classes = logits.shape[-1]
     picks, w = _class_weights("cross_entropy", target, n_classes, weight, ignore_index)
-    valid = target.data != ignore_index
-    # Label smoothing: each target is (1 - ε) on its class plus ε/C spread over all classes.
-    spread = (w * valid[..., None]).astype(logp.dtype) * (label_smoothing / n_classes)
-    losses = -(logp * (picks.astype(logp.dtype) * (1 - label_smoothing) + spread)).sum(-1)
+    soft = picks
+    if label_smoothing:  # each target becomes (1 - ε) on its class plus ε/C on every class
+        valid = target.data != ignore_index
+        soft = picks * (1 - label_smoothing) + (w * valid[..., None]) * (label_smoothing / n_classes)
+    losses = _softmax_cross_entropy(logits, soft.astype(logits.dtype))
     if reduction == "mean":
         return _weighted_mean(losses, picks)
     return _reduce("cross_entropy", losses, reduction)
 
 
-def _soft_cross_entropy(logp, target, weight, reduction, label_smoothing, class_axis):
-    if target.shape != logp.shape:
+def _soft_cross_entropy(input, target, weight, reduction, label_smoothing):
+    if target.shape != input.shape:
         raise ShapeError(f"cross_entropy: probability targets must have the input's shape "
-                         f"{describe_shape(logp.shape)}, got {describe_shape(target.shape)}")
-    n_classes = logp.shape[class_axis]
+                         f"{describe_shape(input.shape)}, got {describe_shape(target.shape)}")
+    class_axis = 0 if input.ndim == 1 else 1
+    n_classes = input.shape[class_axis]
     if label_smoothing:
         target = target * (1 - label_smoothing) + label_smoothing / n_classes
     if weight is not None:
-        shape = [1] * logp.ndim
+        shape = [1] * input.ndim
         shape[class_axis] = n_classes
         target = target * as_tensor(weight).reshape(shape)
-    losses = -(logp * target).sum(class_axis)
+    if class_axis == 1 and input.ndim > 2:
+        order = (0, *range(2, input.ndim), 1)
+        input, target = input.permute(order), target.permute(order)
+    losses = _softmax_cross_entropy(input, target)
     if reduction == "mean":
         return losses.sum() / math.prod(losses.shape) if losses.ndim else losses
     return _reduce("cross_entropy", losses, reduction)
@@ -222,16 +234,22 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
         raise ShapeError(f"binary_cross_entropy_with_logits: target shape "
                          f"{describe_shape(target.shape)} must be the same as input shape "
                          f"{describe_shape(input.shape)}")
-    log_one_plus = softplus(-input)  # log(1 + e^-x) = -log σ(x)
-    if pos_weight is not None:
+    if pos_weight is None:
+        losses = _bce_with_logits(input, target)
+    else:
+        log_one_plus = softplus(-input)  # log(1 + e^-x) = -log σ(x)
         log_one_plus = log_one_plus * (1 + (as_tensor(pos_weight) - 1) * target)
-    losses = (1 - target) * input + log_one_plus
+        losses = (1 - target) * input + log_one_plus
     if weight is not None:
         losses = losses * weight
     return _reduce("binary_cross_entropy_with_logits", losses, reduction)
 
 
 _binary_cross_entropy = elementwise_function(P.binary_cross_entropy, "elementwise BCE")
+_softmax_cross_entropy = elementwise_function(P.softmax_cross_entropy,
+                                             "per-row cross-entropy of softmax(logits)")
+_bce_with_logits = elementwise_function(P.binary_cross_entropy_with_logits,
+                                        "elementwise BCE of sigmoid(x)")
 
 
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
