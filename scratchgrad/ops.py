@@ -852,11 +852,21 @@ def _plain(value):
     return value
 
 
+# Ufuncs whose derivative is zero (or undefined) everywhere: on a Tensor they simply give
+# plain NumPy results, which carry no gradient, correctly.
+_CONSTANT_UFUNCS = {np.sign, np.isfinite, np.isnan, np.isinf, np.floor, np.ceil, np.rint,
+                    np.trunc, np.signbit, np.logical_not}
+
+
 def numpy_ufunc(ufunc, method, inputs, kwargs):
     """np.exp(t), ndarray + t, ...: scratchgrad's op where there is one, else plain NumPy."""
     fn = _UFUNCS.get(ufunc)
     if fn is not None and method == "__call__" and not kwargs:
         return fn(*inputs)
+    if (ufunc not in _CONSTANT_UFUNCS and grad_mode.enabled
+            and builtins.any(getattr(x, "requires_grad", False) for x in inputs)):
+        raise TypeError(f"np.{ufunc.__name__} has no scratchgrad op: on a tensor that requires "
+                        "grad its result would silently carry no gradient; use scratchgrad's ops")
     return getattr(ufunc, method)(*_plain(inputs), **_plain(kwargs))
 
 

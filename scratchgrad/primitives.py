@@ -183,7 +183,7 @@ def _bce_with_logits(x, t):
 # One primitive for stability and speed: its derivatives σ(x) - t and -x are one line each.
 binary_cross_entropy_with_logits = Primitive(
     "binary_cross_entropy_with_logits", _bce_with_logits,
-    lambda g, ans, x, t: g * (np.exp(-np.logaddexp(0, -x)) - t),
+    lambda g, ans, x, t: g * (call(sigmoid, x) - t),
     lambda g, ans, x, t: -g * x)
 
 # A primitive for stability: composed from log and clip, p = 0 or 1 would give 0·∞ = NaN.
