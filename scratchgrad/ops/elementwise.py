@@ -1,0 +1,389 @@
+"""Elementwise ops: arithmetic with NumPy broadcasting and PyTorch's dtype rules, the
+float functions (exp, tanh, ...), composites such as clip and gelu, and comparisons.
+
+Each public op checks its arguments and applies a primitive (primitives.py holds the
+derivatives) or composes primitives; composites carry no derivative code.
+"""
+import builtins
+import math
+
+import numpy as np
+
+from scratchgrad import dtypes
+from scratchgrad import primitives as P
+from scratchgrad.autograd import NO_PARAMS, Node, apply, grad_mode, next_seq, record
+from scratchgrad.errors import (
+    DTypeError,
+    ShapeError,
+    ValueRangeError,
+    broadcast_error,
+    describe_shape,
+)
+from scratchgrad.tensor import Tensor
+
+_PYTHON_NUMBERS = (bool, int, float)
+_new = object.__new__
+
+
+def as_tensor(x):
+    """A Tensor as is; anything else (number, list, array) becomes a new constant Tensor."""
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def _raw(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+# ---------------------------------------------------------------- elementwise: dtypes and broadcasting
+
+def _operands(a, b):
+    """The raw values of a and b, cast where needed so NumPy's result dtype is PyTorch's."""
+    ta, tb = type(a), type(b)
+    if isinstance(a, Tensor):
+        ad = a.data
+        if isinstance(b, Tensor):
+            if ad.dtype is b.data.dtype:
+                return ad, b.data
+        elif (tb is float and ad.dtype.kind == "f") or (tb is int and ad.dtype.kind in "fi"):
+            return ad, _constants.get((b, ad.dtype)) or _constant(b, ad.dtype)
+    elif isinstance(b, Tensor):
+        bd = b.data
+        if (ta is float and bd.dtype.kind == "f") or (ta is int and bd.dtype.kind in "fi"):
+            return _constants.get((a, bd.dtype)) or _constant(a, bd.dtype), bd
+    return _promoted(a, b)
+
+
+# NumPy converts a Python number on every call, which costs more than the arithmetic on a
+# small array; a cached 0-d array of the tensor's dtype gives the same result twice as fast.
+_constants = {}
+
+
+def _constant(value, dtype):
+    if value == 0 or math.isnan(value):  # keep -0.0 and NaN out: == can't tell them apart
+        return value
+    if len(_constants) > 4096:
+        _constants.clear()
+    cached = _constants[(value, dtype)] = np.array(value, dtype)
+    cached.flags.writeable = False
+    return cached
+
+
+def _promoted(*values):
+    """Slow path of _operands: convert lists and arrays, then cast everything to PyTorch's dtype."""
+    # A NumPy scalar counts as a Python number (as in PyTorch): np.float64(2) * t stays float32.
+    values = [v.item() if isinstance(v, np.generic) else
+              v if isinstance(v, (Tensor, *_PYTHON_NUMBERS)) else _constant_array(v)
+              for v in values]
+    target = dtypes.result_dtype(*values)
+    if builtins.all(isinstance(v, _PYTHON_NUMBERS) for v in values):  # sg.add(2, 3)
+        return tuple(np.array(v, target) for v in values)
+    return tuple(v if isinstance(v, _PYTHON_NUMBERS) else _raw(v).astype(target, copy=False)
+                 for v in values)
+
+
+def _constant_array(v):
+    if isinstance(v, (np.ndarray, np.generic)):
+        return np.asarray(v)
+    return Tensor(v).data
+
+
+def _is_float(v):
+    return type(v) is float or (not isinstance(v, (int, bool)) and v.dtype.kind == "f")
+
+
+def elementwise_function(op, doc):
+    """Make the public function of a broadcasting binary primitive (add, mul, ...)."""
+    forward = op.forward
+
+    def elementwise(a, b):
+        # The two commonest cases first, inline (the hot path of every small network):
+        # tensors of one dtype, and a tensor with a Python float seen before.
+        if isinstance(a, Tensor):
+            ad = a.data
+            if isinstance(b, Tensor) and ad.dtype is b.data.dtype:
+                bd = b.data
+            elif type(b) is not float or (bd := _constants.get((b, ad.dtype))) is None:
+                ad, bd = _operands(a, b)
+        else:
+            ad, bd = _operands(a, b)
+        # What record() does, inlined: this is the hottest path of a small network's forward.
+        out = _new(Tensor)
+        try:
+            out.data = forward(ad, bd)
+        except ValueError as exc:
+            raise _shape_clash(op.name, exc, np.shape(ad), np.shape(bd)) from None
+        except TypeError:  # NumPy refuses e.g. bool - bool
+            raise _dtype_clash(op.name, ad, bd) from None
+        out.grad = None
+        if grad_mode.enabled and ((isinstance(a, Tensor) and a.requires_grad)
+                                  or (isinstance(b, Tensor) and b.requires_grad)):
+            node = _new(Node)
+            node.op = op
+            node.inputs = (a, b)
+            node.args = (ad, bd)
+            node.params = NO_PARAMS
+            node.seq = next_seq()
+            out.requires_grad = True
+            out.grad_fn = node
+        else:
+            out.requires_grad = False
+            out.grad_fn = None
+        return out
+
+    elementwise.__name__ = elementwise.__qualname__ = op.name
+    elementwise.__doc__ = doc
+    return elementwise
+
+
+def _dtype_clash(name, *values):
+    kinds = " and ".join(str(np.result_type(v)) for v in values)
+    return DTypeError(f"{name}: not defined for {kinds} operands")
+
+
+def _shape_clash(name, exc, *shapes):
+    """A ValueError from NumPy is a broadcasting clash (reworded) or a real bug (kept)."""
+    try:
+        np.broadcast_shapes(*shapes)
+    except ValueError:
+        return broadcast_error(name, *shapes)
+    return ValueRangeError(f"{name}: {exc}")
+
+
+add = elementwise_function(P.add, "a + b")
+sub = elementwise_function(P.sub, "a - b")
+mul = elementwise_function(P.mul, "a * b")
+
+
+def div(a, b):
+    """a / b, always a float result (int / int gives float32, as in PyTorch)."""
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        a = as_tensor(a)
+    ad, bd = _operands(a, b)
+    if not (_is_float(ad) or _is_float(bd)):
+        ad, bd = _to_float(ad), _to_float(bd)
+    try:
+        return apply(P.div, (a, b), (ad, bd))
+    except ValueError as exc:
+        raise _shape_clash("div", exc, np.shape(ad), np.shape(bd)) from None
+
+
+def _to_float(v):
+    return float(v) if isinstance(v, (int, bool)) else v.astype(dtypes.default_float)
+
+
+pow = elementwise_function(P.pow, "a ** b")
+
+
+maximum = elementwise_function(P.maximum, "Elementwise max; a tie sends half the gradient to each side.")
+
+
+minimum = elementwise_function(P.minimum, "Elementwise min; a tie sends half the gradient to each side.")
+
+
+def neg(x):
+    """-x"""
+    x = as_tensor(x)
+    if x.dtype == dtypes.bool_:
+        raise _dtype_clash("neg", x.data)
+    return apply(P.neg, (x,), (x.data,))
+
+
+def where(cond, a, b):
+    """a where cond is True, else b (cond gets no gradient)."""
+    c = _raw(cond) if isinstance(cond, Tensor) else np.asarray(cond)
+    if c.dtype != dtypes.bool_:
+        raise DTypeError(f"where: the condition must be a bool tensor, got {c.dtype}")
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        a = as_tensor(a)
+    ad, bd = _operands(a, b)
+    try:
+        return apply(P.where, (cond, a, b), (c, ad, bd))
+    except ValueError as exc:
+        raise _shape_clash("where", exc, c.shape, np.shape(ad), np.shape(bd)) from None
+
+
+def matmul(a, b):
+    """Matrix product with NumPy/PyTorch rules: 1-D vectors, batches, broadcast batch dims."""
+    a, b = as_tensor(a), as_tensor(b)
+    ad, bd = _operands(a, b)
+    if ad.ndim == 0 or bd.ndim == 0:
+        raise ShapeError(f"matmul: both operands need at least 1 dimension, got shapes "
+                         f"{describe_shape(ad.shape)} and {describe_shape(bd.shape)}")
+    try:
+        return apply(P.matmul, (a, b), (ad, bd))
+    except ValueError:
+        raise _matmul_error(ad.shape, bd.shape) from None
+
+
+def _matmul_error(sa, sb):
+    inner_b = -2 if len(sb) > 1 else -1
+    shapes = f"shapes {describe_shape(sa)} and {describe_shape(sb)}"
+    if sa[-1] != sb[inner_b]:
+        return ShapeError(f"matmul: {shapes} don't line up: {sa[-1]} != {sb[inner_b]} "
+                          f"(dimension -1 of the first vs dimension {inner_b} of the second)")
+    return ShapeError(f"matmul: {shapes}: batch dimensions {describe_shape(sa[:-2])} and "
+                      f"{describe_shape(sb[:-2])} can't broadcast")
+
+
+# ---------------------------------------------------------------- elementwise functions
+
+def _float_function(op, doc):
+    """Make the public function of a float-valued primitive (exp, tanh, ...): bool and int
+    inputs become float32 first, as in PyTorch."""
+    forward = op.forward
+
+    def float_function(x):
+        if not isinstance(x, Tensor):
+            x = Tensor(x)
+        xd = x.data
+        if xd.dtype.kind != "f":
+            xd = xd.astype(dtypes.default_float)
+        return record(op, forward(xd), (x,), (xd,))
+
+    float_function.__name__ = float_function.__qualname__ = op.name
+    float_function.__doc__ = doc
+    return float_function
+
+
+exp = _float_function(P.exp, "e^x")
+log = _float_function(P.log, "natural logarithm")
+sqrt = _float_function(P.sqrt, "square root")
+sin = _float_function(P.sin, "sine")
+cos = _float_function(P.cos, "cosine")
+tanh = _float_function(P.tanh, "hyperbolic tangent")
+sigmoid = _float_function(P.sigmoid, "1 / (1 + e^-x)")
+erf = _float_function(P.erf, "the error function, 2/sqrt(pi) ∫_0^x e^(-t²) dt")
+_softplus = _float_function(P.softplus, "log(1 + e^x)")
+
+
+def abs(x):
+    x = as_tensor(x)
+    return apply(P.abs, (x,), (x.data,))
+
+
+def relu(x):
+    """max(x, 0); the gradient at 0 is 0, as in PyTorch."""
+    x = as_tensor(x)
+    return apply(P.relu, (x,), (x.data,))
+
+
+def leaky_relu(x, negative_slope=0.01):
+    """x where x > 0, else negative_slope * x."""
+    x = as_tensor(x)
+    return where(x > 0, x, x * negative_slope)
+
+
+def gelu(x, approximate="none"):
+    """x * Φ(x), Φ the standard normal CDF; approximate='tanh' uses PyTorch's tanh formula."""
+    x = as_tensor(x)
+    if approximate == "tanh":
+        inner = math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)
+        return 0.5 * x * (1 + tanh(inner))
+    if approximate != "none":
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return 0.5 * x * (1 + erf(x * (1 / math.sqrt(2))))
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    """log(1 + e^(beta x)) / beta, and x itself where beta x > threshold (PyTorch's rule)."""
+    x = as_tensor(x)
+    scaled = x * beta if beta != 1 else x
+    smooth = _softplus(scaled)
+    if beta != 1:
+        smooth = smooth / beta
+    return where(scaled > threshold, x, smooth)
+
+
+def clip(x, min=None, max=None):
+    """Limit x to [min, max]; bounds may be numbers or tensors (which then get gradients)."""
+    x = as_tensor(x)
+    if min is None and max is None:
+        raise ValueError("clip: at least one of min and max must be given")
+    if min is not None:
+        x = where(x < min, min, x)
+    if max is not None:
+        x = where(x > max, max, x)
+    return x
+
+
+clamp = clip
+
+
+def sign(x):
+    """-1, 0 or 1 (no gradient: the derivative is 0 almost everywhere)."""
+    return Tensor._wrap(np.sign(_raw(as_tensor(x))))
+
+
+def cast(x, dtype):
+    """x as another dtype; gradients flow back in x's own dtype."""
+    dtype = dtypes.as_dtype(dtype)
+    if x.dtype == dtype:
+        return x
+    out = apply(P.cast, (x,), (x.data,), {"dtype": dtype})
+    if dtype.kind != "f" and out.requires_grad:  # an int result can't carry gradients
+        out = out.detach()
+    return out
+
+
+def clone(x):
+    return apply(P.copy, (x,), (x.data,))
+
+
+# ---------------------------------------------------------------- comparisons and logic (no gradient)
+
+def _compare(ufunc, name, a, b):
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        a = as_tensor(a)
+    ad, bd = _operands(a, b)
+    try:
+        return Tensor._wrap(ufunc(ad, bd))
+    except ValueError as exc:
+        raise _shape_clash(name, exc, np.shape(ad), np.shape(bd)) from None
+
+
+def lt(a, b):
+    return _compare(np.less, "lt", a, b)
+
+
+def le(a, b):
+    return _compare(np.less_equal, "le", a, b)
+
+
+def gt(a, b):
+    return _compare(np.greater, "gt", a, b)
+
+
+def ge(a, b):
+    return _compare(np.greater_equal, "ge", a, b)
+
+
+def eq(a, b):
+    if b is None or isinstance(b, str):
+        return False
+    return _compare(np.equal, "eq", a, b)
+
+
+def ne(a, b):
+    if b is None or isinstance(b, str):
+        return True
+    return _compare(np.not_equal, "ne", a, b)
+
+
+def logical_and(a, b):
+    return _compare(np.bitwise_and, "and", a, b)
+
+
+def logical_or(a, b):
+    return _compare(np.bitwise_or, "or", a, b)
+
+
+def logical_not(x):
+    return Tensor._wrap(np.invert(_raw(as_tensor(x))))
+
+
+def isnan(x):
+    return Tensor._wrap(np.isnan(_raw(as_tensor(x))))
+
+
+def isfinite(x):
+    return Tensor._wrap(np.isfinite(_raw(as_tensor(x))))

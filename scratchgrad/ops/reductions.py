@@ -1,0 +1,203 @@
+"""Reductions (sum, mean, var, max, logsumexp, ...) and softmax, with NumPy's axis/keepdims
+or PyTorch's dim/keepdim."""
+import builtins
+import math
+
+import numpy as np
+
+from scratchgrad import dtypes
+from scratchgrad import primitives as P
+from scratchgrad.autograd import apply
+from scratchgrad.errors import (
+    DTypeError,
+    ShapeError,
+    describe_shape,
+    normalize_axes,
+    normalize_axis,
+)
+from scratchgrad.ops.elementwise import (
+    _raw,
+    as_tensor,
+    cast,
+    exp,
+    log,
+    maximum,
+    minimum,
+    sqrt,
+    where,
+)
+from scratchgrad.tensor import Tensor
+
+# ---------------------------------------------------------------- reductions
+
+def _reduction_axes(name, x, axis, keepdims, dim, keepdim):
+    """Accept NumPy's (axis, keepdims) or PyTorch's (dim, keepdim) spelling."""
+    if dim is not None:
+        if axis is not None:
+            raise TypeError(f"{name}: give axis or dim, not both")
+        axis = dim
+    if keepdim is not None:
+        keepdims = keepdim
+    return normalize_axes(name, axis, x.ndim), builtins.bool(keepdims)
+
+
+def _reduced_count(x, axes):
+    return math.prod(x.shape[a] for a in axes)
+
+
+def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):
+    """Σ over the given axes (all by default)."""
+    x = as_tensor(x)
+    if dtype is not None:
+        x = cast(x, dtype)
+    axes, keepdims = _reduction_axes("sum", x, axis, keepdims, dim, keepdim)
+    xd = x.data
+    if xd.dtype.kind in "bu" or xd.dtype == dtypes.int32:
+        xd = xd.astype(dtypes.int64)  # PyTorch sums bools and ints as int64
+    return apply(P.sum, (x,), (xd,), {"axis": axes, "keepdims": keepdims})
+
+
+def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Σx / n over the given axes."""
+    x = as_tensor(x)
+    axes, keepdims = _reduction_axes("mean", x, axis, keepdims, dim, keepdim)
+    if x.dtype.kind != "f":
+        raise DTypeError(f"mean: input dtype must be floating point, got {x.dtype}; "
+                         "use .float() first")
+    return sum(x, axes, keepdims) / _reduced_count(x, axes)
+
+
+def var(x, axis=None, unbiased=None, keepdims=False, *, correction=None, dim=None, keepdim=None):
+    """Σ(x - mean)² / (n - correction); correction=1 (unbiased) by default, as in PyTorch."""
+    return _variance("var", x, axis, unbiased, keepdims, correction, dim, keepdim)
+
+
+def std(x, axis=None, unbiased=None, keepdims=False, *, correction=None, dim=None, keepdim=None):
+    """sqrt(var(x)); where var is 0 the gradient is 0, as in PyTorch (not 0 · ∞)."""
+    v = _variance("std", x, axis, unbiased, keepdims, correction, dim, keepdim)
+    flat = v == 0
+    # sqrt never sees the zeros (their branch of where gets no gradient), so no 0/0 appears.
+    return where(flat, 0, sqrt(where(flat, 1, v)))
+
+
+def _variance(name, x, axis, unbiased, keepdims, correction, dim, keepdim):
+    x = as_tensor(x)
+    axes, keepdims = _reduction_axes(name, x, axis, keepdims, dim, keepdim)
+    if x.dtype.kind != "f":
+        raise DTypeError(f"{name}: input dtype must be floating point, got {x.dtype}")
+    if correction is None:
+        correction = 0 if unbiased is False else 1
+    centred = x - mean(x, axes, keepdims=True)
+    return sum(centred * centred, axes, keepdims) / builtins.max(_reduced_count(x, axes) - correction, 0)
+
+
+def _extremum(op, x, axis, keepdims, dim, keepdim):
+    x = as_tensor(x)
+    axes, keepdims = _reduction_axes(op.name, x, axis, keepdims, dim, keepdim)
+    if x.data.size == 0 and (axis is None and dim is None or _reduced_count(x, axes) == 0):
+        raise ShapeError(f"{op.name}: can't reduce an empty tensor of shape "
+                         f"{describe_shape(x.shape)} over axis {axes}: there is no identity")
+    return apply(op, (x,), (x.data,), {"axis": axes, "keepdims": keepdims})
+
+
+def max(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Largest element over the axes; ties share the gradient evenly. max(x, y) is maximum."""
+    if isinstance(axis, Tensor):
+        return maximum(x, axis)
+    return _extremum(P.max, x, axis, keepdims, dim, keepdim)
+
+
+def min(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Smallest element over the axes; ties share the gradient evenly. min(x, y) is minimum."""
+    if isinstance(axis, Tensor):
+        return minimum(x, axis)
+    return _extremum(P.min, x, axis, keepdims, dim, keepdim)
+
+
+amax = max
+amin = min
+
+
+def prod(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Π over the given axes."""
+    x = as_tensor(x)
+    axes, keepdims = _reduction_axes("prod", x, axis, keepdims, dim, keepdim)
+    xd = x.data.astype(dtypes.int64) if x.dtype.kind in "bu" else x.data
+    return apply(P.prod, (x,), (xd,), {"axis": axes, "keepdims": keepdims})
+
+
+def _shifted(x, axes):
+    """x - m, with m the max over the axes (0 where the max isn't finite) as a constant.
+
+    Shifting by the max keeps exp from overflowing; since the shift's derivative cancels
+    out of logsumexp and softmax exactly, m is detached (no gradient through it).
+    """
+    m = np.max(x.data, axis=axes, keepdims=True) if x.data.size else np.zeros(())
+    return x - Tensor._wrap(np.where(np.isfinite(m), m, 0)), m
+
+
+def _as_float(x):
+    x = as_tensor(x)
+    return x if x.dtype.kind == "f" else cast(x, dtypes.default_float)
+
+
+def logsumexp(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """log Σ exp(x), computed as m + log Σ exp(x - m) with m the max, so it can't overflow."""
+    x = _as_float(x)
+    axes, keepdims = _reduction_axes("logsumexp", x, axis, keepdims, dim, keepdim)
+    shifted, m = _shifted(x, axes)
+    total = log(sum(exp(shifted), axes, keepdims=True)) + np.where(np.isfinite(m), m, 0)
+    return total if keepdims else total.reshape(tuple(n for i, n in enumerate(x.shape) if i not in axes))
+
+
+def softmax(x, axis=-1, *, dim=None):
+    """exp(x) / Σ exp(x) along an axis, computed on x - max(x) so exp can't overflow."""
+    x = _as_float(x)
+    axis = normalize_axis("softmax", axis if dim is None else dim, x.ndim)
+    e = exp(_shifted(x, (axis,) if x.ndim else ())[0])
+    return e / sum(e, axis, keepdims=True)
+
+
+def log_softmax(x, axis=-1, *, dim=None):
+    """(x - m) - log Σ exp(x - m) along an axis: stable for logits of any size.
+
+    Subtracting the max before the log-sum keeps float32 exact near ±1e4, where
+    x - logsumexp(x) would lose digits to the large intermediate m + log Σ.
+    """
+    x = _as_float(x)
+    axis = normalize_axis("log_softmax", axis if dim is None else dim, x.ndim)
+    shifted = _shifted(x, (axis,) if x.ndim else ())[0]
+    return shifted - log(sum(exp(shifted), axis, keepdims=True))
+
+
+def argmax(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Index of the largest element (flattened when axis is None); no gradient."""
+    return _arg_extremum(np.argmax, "argmax", x, axis, keepdims, dim, keepdim)
+
+
+def argmin(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Index of the smallest element (flattened when axis is None); no gradient."""
+    return _arg_extremum(np.argmin, "argmin", x, axis, keepdims, dim, keepdim)
+
+
+def _arg_extremum(fn, name, x, axis, keepdims, dim, keepdim):
+    x = as_tensor(x)
+    axis = axis if dim is None else dim
+    keepdims = keepdims if keepdim is None else keepdim
+    if x.data.size == 0:
+        raise ShapeError(f"{name}: can't take the {name} of an empty tensor of shape "
+                         f"{describe_shape(x.shape)}")
+    if axis is not None:
+        axis = normalize_axis(name, axis, x.ndim)
+        if x.ndim == 0:
+            axis = None
+    out = fn(x.data, axis=axis, keepdims=keepdims)
+    return Tensor._wrap(np.asarray(out, dtype=dtypes.int64))
+
+
+def any(x, axis=None, keepdims=False):
+    return Tensor._wrap(np.any(_raw(as_tensor(x)), axis=axis, keepdims=keepdims))
+
+
+def all(x, axis=None, keepdims=False):
+    return Tensor._wrap(np.all(_raw(as_tensor(x)), axis=axis, keepdims=keepdims))
