@@ -298,7 +298,7 @@ def clip(x, min=None, max=None):
     """Limit x to [min, max]; bounds may be numbers or tensors (which then get gradients)."""
     x = as_tensor(x)
     if min is None and max is None:
-        raise ValueError("clip: at least one of min and max must be given")
+        raise ValueRangeError("clip: at least one of min and max must be given")
     if min is not None:
         x = where(x < min, min, x)
     if max is not None:

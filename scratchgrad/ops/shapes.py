@@ -11,6 +11,7 @@ from scratchgrad.errors import (
     DTypeError,
     GraphError,
     ShapeError,
+    ValueRangeError,
     broadcast_error,
     describe_shape,
     normalize_axes,
@@ -218,7 +219,7 @@ def stack(tensors, axis=0, *, dim=None):
     """Join same-shaped tensors along a new axis."""
     tensors = [as_tensor(t) for t in tensors]
     if not tensors:
-        raise ValueError("stack: expected a non-empty list of tensors")
+        raise ValueRangeError("stack: expected a non-empty list of tensors")
     for i, t in enumerate(tensors[1:], 1):
         if t.shape != tensors[0].shape:
             raise ShapeError(f"stack: every tensor must have the same shape, but tensor 0 has "
@@ -236,7 +237,7 @@ def split(x, split_size_or_sections, axis=0, *, dim=None):
     if isinstance(split_size_or_sections, (int, np.integer)):
         size = int(split_size_or_sections)
         if size <= 0:
-            raise ValueError(f"split: split size must be positive, got {size}")
+            raise ValueRangeError(f"split: split size must be positive, got {size}")
         sizes = [builtins.min(size, length - start) for start in range(0, length, size)] or [0]
     else:
         sizes = [int(n) for n in split_size_or_sections]
@@ -258,8 +259,8 @@ def pad(x, pad, mode="constant", value=0):
         raise ValueError(f"pad: only mode='constant' is supported, got {mode!r}")
     pad = [int(p) for p in pad]
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
-        raise ValueError(f"pad: needs an even number of sizes, at most 2 per dimension; got "
-                         f"{len(pad)} for a tensor of shape {describe_shape(x.shape)}")
+        raise ValueRangeError(f"pad: needs an even number of sizes, at most 2 per dimension; "
+                              f"got {len(pad)} for a tensor of shape {describe_shape(x.shape)}")
     widths = [(0, 0)] * x.ndim
     for i in range(len(pad) // 2):
         widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
