@@ -252,17 +252,8 @@ class SGD(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                g = p.grad.data
-                owned = False  # whether g is a temporary of ours that may be changed in place
-                if weight_decay != 0:
-                    decayed = p.data * weight_decay
-                    if maximize:
-                        decayed -= g
-                    else:
-                        decayed += g
-                    g, owned = decayed, True
-                elif maximize:
-                    g, owned = np.negative(g), True
+                # owned: whether g is a temporary of ours that may be changed in place
+                g, owned = _regularised_gradient(p, p.grad.data, weight_decay, maximize)
 
                 if momentum != 0:
                     state = self.state[p]
@@ -285,6 +276,20 @@ class SGD(Optimizer):
                 else:
                     p.data -= lr * g
         return loss
+
+
+def _regularised_gradient(p, g, weight_decay, maximize):
+    """(g, or -g when maximising) + weight_decay·p, and whether that is a new array of ours."""
+    if weight_decay != 0:
+        decayed = p.data * weight_decay
+        if maximize:
+            decayed -= g
+        else:
+            decayed += g
+        return decayed, True
+    if maximize:
+        return np.negative(g), True
+    return g, False
 
 
 # ---------------------------------------------------------------- Adam and AdamW
@@ -347,17 +352,9 @@ class Adam(Optimizer):
 
                 if weight_decay != 0 and decoupled:
                     p.data *= 1 - lr * weight_decay
-                    if maximize:
-                        g = np.negative(g)
-                elif weight_decay != 0:
-                    decayed = p.data * weight_decay
-                    if maximize:
-                        decayed -= g
-                    else:
-                        decayed += g
-                    g = decayed
-                elif maximize:
-                    g = np.negative(g)
+                    g = np.negative(g) if maximize else g
+                else:
+                    g, _ = _regularised_gradient(p, g, weight_decay, maximize)
 
                 # m.lerp_(g, 1 - β1), with PyTorch's two formulas for small and large weights
                 m = state["exp_avg"].data
