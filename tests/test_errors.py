@@ -454,3 +454,25 @@ def test_too_many_indices():
     with pytest.raises(IndexError) as info:
         sg.ones((2, 3))[0, 1, 2]
     assert_not_bare_numpy(info.value)
+
+
+BOOLS = np.array([True, False, True])
+BOOL_REFUSALS = {  # case: (the op the message must name, the call)
+    "float - bool": ("sub", lambda m, b: m.tensor([1.0, 2.0, 3.0]) - b),
+    "2 - bool": ("sub", lambda m, b: 2 - b),
+    "bool ** bool": ("pow", lambda m, b: b ** b),
+    "abs": ("abs", lambda m, b: m.abs(b)),
+    "relu": ("relu", lambda m, b: m.relu(b)),
+    "argmax": ("argmax", lambda m, b: b.argmax()),
+    "softmax": ("softmax", lambda m, b: m.softmax(b, -1)),
+    "softmax of ints": ("softmax", lambda m, b: m.softmax(m.tensor([1, 2, 3]), -1)),
+}
+
+
+@pytest.mark.parametrize("case", list(BOOL_REFUSALS))
+def test_ops_pytorch_refuses_on_bools_are_refused_too(case):
+    op, call = BOOL_REFUSALS[case]
+    with pytest.raises(RuntimeError):
+        call(torch, torch.tensor(BOOLS))
+    with pytest.raises(RuntimeError, match=f"^{op}: "):
+        call(sg, sg.tensor(BOOLS))

@@ -91,8 +91,15 @@ def _is_float(v):
     return type(v) is float or (not isinstance(v, (int, bool)) and v.dtype.kind == "f")
 
 
-def elementwise_function(op, doc):
-    """Make the public function of a broadcasting binary primitive (add, mul, ...)."""
+def _is_bool(v):
+    return type(v) is bool or getattr(v, "dtype", None) == dtypes.bool_
+
+
+def elementwise_function(op, doc, refuse=None):
+    """Make the public function of a broadcasting binary primitive (add, mul, ...).
+
+    refuse(a, b), if given, names operand dtypes PyTorch won't take (e.g. bools for sub).
+    """
     forward = op.forward
 
     def elementwise(a, b):
@@ -106,6 +113,8 @@ def elementwise_function(op, doc):
                 ad, bd = _operands(a, b)
         else:
             ad, bd = _operands(a, b)
+        if refuse is not None and refuse(a, b):
+            raise _dtype_clash(op.name, ad, bd)
         # What record() does, inlined: this is the hottest path of a small network's forward.
         out = _new(Tensor)
         try:
@@ -150,7 +159,8 @@ def _shape_clash(name, exc, *shapes):
 
 
 add = elementwise_function(P.add, "a + b")
-sub = elementwise_function(P.sub, "a - b")
+# PyTorch refuses bools in subtraction (use ~ or logical_not) and bool ** bool.
+sub = elementwise_function(P.sub, "a - b", refuse=lambda a, b: _is_bool(a) or _is_bool(b))
 mul = elementwise_function(P.mul, "a * b")
 
 
@@ -171,7 +181,7 @@ def _to_float(v):
     return float(v) if isinstance(v, (int, bool)) else v.astype(dtypes.default_float)
 
 
-pow = elementwise_function(P.pow, "a ** b")
+pow = elementwise_function(P.pow, "a ** b", refuse=lambda a, b: _is_bool(a) and _is_bool(b))
 
 
 maximum = elementwise_function(P.maximum, "Elementwise max; a tie sends half the gradient to each side.")
@@ -256,14 +266,22 @@ erf = _float_function(P.erf, "the error function, 2/sqrt(pi) ∫_0^x e^(-t²) dt
 _softplus = _float_function(P.softplus, "log(1 + e^x)")
 
 
-def abs(x):
+def _numeric(name, x):
+    """x as a Tensor, refusing bools where PyTorch does (abs, relu, argmax, softmax)."""
     x = as_tensor(x)
+    if x.dtype == dtypes.bool_:
+        raise _dtype_clash(name, x.data)
+    return x
+
+
+def abs(x):
+    x = _numeric("abs", x)
     return apply(P.abs, (x,), (x.data,))
 
 
 def relu(x):
     """max(x, 0); the gradient at 0 is 0, as in PyTorch."""
-    x = as_tensor(x)
+    x = _numeric("relu", x)
     return apply(P.relu, (x,), (x.data,))
 
 

@@ -16,6 +16,8 @@ from scratchgrad.errors import (
     normalize_axis,
 )
 from scratchgrad.ops.elementwise import (
+    _dtype_clash,
+    _numeric,
     _raw,
     as_tensor,
     cast,
@@ -152,7 +154,9 @@ def logsumexp(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
 
 def softmax(x, axis=-1, *, dim=None):
     """exp(x) / Σ exp(x) along an axis, computed on x - max(x) so exp can't overflow."""
-    x = _as_float(x)
+    x = as_tensor(x)
+    if x.dtype.kind != "f":
+        raise _dtype_clash("softmax", x.data)  # as PyTorch: softmax of integers isn't defined
     axis = normalize_axis("softmax", axis if dim is None else dim, x.ndim)
     e = exp(_shifted(x, (axis,) if x.ndim else ())[0])
     return e / sum(e, axis, keepdims=True)
@@ -164,7 +168,9 @@ def log_softmax(x, axis=-1, *, dim=None):
     Subtracting the max before the log-sum keeps float32 exact near ±1e4, where
     x - logsumexp(x) would lose digits to the large intermediate m + log Σ.
     """
-    x = _as_float(x)
+    x = as_tensor(x)
+    if x.dtype.kind != "f":
+        raise _dtype_clash("log_softmax", x.data)  # as PyTorch: log_softmax of integers isn't defined
     axis = normalize_axis("log_softmax", axis if dim is None else dim, x.ndim)
     shifted = _shifted(x, (axis,) if x.ndim else ())[0]
     return shifted - log(sum(exp(shifted), axis, keepdims=True))
@@ -181,7 +187,7 @@ def argmin(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
 
 
 def _arg_extremum(fn, name, x, axis, keepdims, dim, keepdim):
-    x = as_tensor(x)
+    x = _numeric(name, x)
     axis = axis if dim is None else dim
     keepdims = keepdims if keepdim is None else keepdim
     if x.data.size == 0:
