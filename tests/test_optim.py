@@ -454,3 +454,26 @@ def test_fits_a_line(make_opt):
         opt.step()
     assert loss.item() < 1e-6
     assert w.item() == pytest.approx(3.0, abs=1e-3) and b.item() == pytest.approx(2.0, abs=1e-3)
+
+
+def test_adam_on_many_parameters_at_once_matches_torch_including_a_missing_gradient():
+    """Adam updates a group's parameters as one flat array when it can; the result must not
+    change, also when a parameter has no gradient for a step or the state is reloaded."""
+    rng = np.random.default_rng(3)
+    shapes = [(3, 2), (2,), (), (4, 1)]
+    values = [rng.standard_normal(s) for s in shapes]
+    ps = [sg.tensor(v, requires_grad=True) for v in values]
+    tps = [torch.tensor(v, requires_grad=True) for v in values]
+    opt, topt = sg.optim.Adam(ps, lr=0.1), torch.optim.Adam(tps, lr=0.1)
+    for step in range(10):
+        grads = [rng.standard_normal(s) for s in shapes]
+        for i, (p, tp, g) in enumerate(zip(ps, tps, grads)):
+            skip = step == 4 and i == 1
+            p.grad = None if skip else sg.tensor(g)
+            tp.grad = None if skip else torch.tensor(g)
+        opt.step()
+        topt.step()
+        if step == 6:
+            opt.load_state_dict(opt.state_dict())
+    for p, tp in zip(ps, tps):
+        np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-9, atol=1e-12)
