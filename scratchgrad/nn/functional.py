@@ -136,15 +136,19 @@ def _class_weights(name, target, n_classes, weight, ignore_index):
         raise DTypeError(f"{name}: class targets must be integers (int64), got {t.dtype}; "
                          "use a float target of the input's shape for class probabilities")
     ignored = t == ignore_index
-    bad = ~ignored & ((t < 0) | (t >= n_classes))
-    if bad.any():
-        raise IndexError(f"{name}: target {int(t[bad].flat[0])} is out of bounds for "
-                         f"{n_classes} classes")
-    safe = np.where(ignored, 0, t)
+    any_ignored = ignored.any()
+    if t.size and (any_ignored or t.min() < 0 or t.max() >= n_classes):
+        bad = ~ignored & ((t < 0) | (t >= n_classes))
+        if bad.any():
+            raise IndexError(f"{name}: target {int(t[bad].flat[0])} is out of bounds for "
+                             f"{n_classes} classes")
     w = np.ones(n_classes) if weight is None else np.asarray(as_tensor(weight).data, np.float64)
     if w.shape != (n_classes,):
         raise ShapeError(f"{name}: weight has shape {describe_shape(w.shape)}, expected "
                          f"({n_classes},)")
+    if weight is None and not any_ignored:  # the common case: plain one-hot rows
+        return np.arange(n_classes) == t[..., None], w
+    safe = np.where(ignored, 0, t)
     onehot = np.arange(n_classes) == safe[..., None]
     return onehot * (w[safe] * ~ignored)[..., None], w
 
