@@ -203,7 +203,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     if label_smoothing:  # each target becomes (1 - ε) on its class plus ε/C on every class
         valid = target.data != ignore_index
         soft = picks * (1 - label_smoothing) + (w * valid[..., None]) * (label_smoothing / n_classes)
-    losses = _softmax_cross_entropy(logits, soft.astype(logits.dtype))
+    losses = _softmax_cross_entropy(logits, Tensor._wrap(soft.astype(logits.dtype)))
     if reduction == "mean":
         return _weighted_mean(losses, picks)
     return _reduce("cross_entropy", losses, reduction)
