@@ -1,13 +1,24 @@
-"""Make `from tests import ...` work however pytest is started (`pytest` or `python -m pytest`),
-and keep PyTorch (the oracle) on one thread: the tests' tensors are tiny, and thread hand-offs
-on 2 cores cost ten times the work."""
+"""Test set-up shared by every file.
+
+- `from tests import ...` works however pytest is started (`pytest` or `python -m pytest`).
+- PyTorch, the oracle, runs on one thread: the tests' tensors are tiny, and thread hand-offs on
+  2 cores cost ten times the work.
+- Under CI (CI=true) hypothesis draws the same examples every run, so a red build always means a
+  change, never a newly drawn example; locally it keeps exploring.
+"""
+import os
 import sys
 from pathlib import Path
 
 import torch
+from hypothesis import settings
 
 ROOT = str(Path(__file__).resolve().parent.parent)
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 torch.set_num_threads(1)
+
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
