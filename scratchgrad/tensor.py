@@ -114,6 +114,8 @@ class Tensor:
     def __repr__(self):
         body = np.array2string(np.asarray(self.data), separator=", ", prefix="tensor(")
         extras = []
+        if self.data.size == 0 and self.ndim > 1:  # "[]" alone would hide the shape
+            extras.append(f"size={describe_shape(self.shape)}")
         if self.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool_):
             extras.append(f"dtype={self.dtype}")
         if self.grad_fn is not None:
