@@ -476,3 +476,9 @@ def test_ops_pytorch_refuses_on_bools_are_refused_too(case):
         call(torch, torch.tensor(BOOLS))
     with pytest.raises(RuntimeError, match=f"^{op}: "):
         call(sg, sg.tensor(BOOLS))
+
+
+@pytest.mark.parametrize("make, number", [(lambda: sg.tensor([1]), 10**30), (lambda: sg.tensor([1.0]), 10**400)])
+def test_a_python_number_too_big_for_the_dtype_is_a_clear_error(make, number):
+    with pytest.raises(RuntimeError, match="doesn't fit in a"):
+        make() * number

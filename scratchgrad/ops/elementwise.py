@@ -59,11 +59,14 @@ _constants = {}
 
 
 def _constant(value, dtype):
-    if value == 0 or math.isnan(value):  # keep -0.0 and NaN out: == can't tell them apart
+    if value == 0 or (type(value) is float and math.isnan(value)):  # -0.0, NaN: == misleads
         return value
     if len(_constants) > 4096:
         _constants.clear()
-    cached = _constants[(value, dtype)] = np.array(value, dtype)
+    try:
+        cached = _constants[(value, dtype)] = np.array(value, dtype)
+    except OverflowError:
+        raise ValueRangeError(f"the number {value} doesn't fit in a {dtype} tensor") from None
     cached.flags.writeable = False
     return cached
 
