@@ -2,27 +2,56 @@
 
 Each error is also an instance of the built-in type PyTorch raises for the same
 mistake and of the one NumPy raises, so `except RuntimeError` (PyTorch habit) and
-`except ValueError` (NumPy habit) both catch a shape mismatch.
+`except ValueError` (NumPy habit) both catch a shape mismatch. Every message ends
+with the line of the user's code that led to it.
 """
+import linecache
+import os
+import sys
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
-class ShapeError(ValueError, RuntimeError):
+def user_site():
+    """'file.py:12: the code', for the innermost stack frame outside scratchgrad (or None).
+
+    Only computed when an error is raised, so the normal path pays nothing for it.
+    """
+    frame = sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+    if frame is None:
+        return None
+    filename, line = frame.f_code.co_filename, frame.f_lineno
+    code = linecache.getline(filename, line).strip()
+    return f"{filename}:{line}" + (f": {code}" if code else "")
+
+
+class PointsAtCaller:
+    """Mixin for scratchgrad's errors: the message ends with the user's line that caused it."""
+
+    def __init__(self, message=""):
+        site = user_site()
+        super().__init__(f"{message}\n  at {site}" if site else message)
+
+
+class ShapeError(PointsAtCaller, ValueError, RuntimeError):
     """Operand shapes don't fit together (broadcasting, matmul, reshape, cat)."""
 
 
-class AxisError(IndexError, ValueError):
+class AxisError(PointsAtCaller, IndexError, ValueError):
     """An axis (dimension) argument is out of range or repeated."""
 
 
-class DTypeError(TypeError, RuntimeError):
+class DTypeError(PointsAtCaller, TypeError, RuntimeError):
     """A dtype can't be used here (e.g. an int tensor that requires grad)."""
 
 
-class ValueRangeError(ValueError, RuntimeError):
+class ValueRangeError(PointsAtCaller, ValueError, RuntimeError):
     """An op can't take these values (e.g. an integer to a negative integer power)."""
 
 
-class GraphError(RuntimeError):
+class GraphError(PointsAtCaller, RuntimeError):
     """Backward can't run: nothing requires grad, the graph was freed, a bad gradient."""
 
 
@@ -72,9 +101,9 @@ def normalize_axes(op, axis, ndim):
     return (normalize_axis(op, axis, ndim),) if ndim else ()
 
 
-class GradcheckError(RuntimeError):
+class GradcheckError(PointsAtCaller, RuntimeError):
     """gradcheck found an analytic gradient that disagrees with finite differences."""
 
 
-class SerializationError(ValueError, RuntimeError):
+class SerializationError(PointsAtCaller, ValueError, RuntimeError):
     """sg.load found a file that isn't a valid safetensors file (truncated, corrupt, or another format)."""

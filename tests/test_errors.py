@@ -482,3 +482,25 @@ def test_ops_pytorch_refuses_on_bools_are_refused_too(case):
 def test_a_python_number_too_big_for_the_dtype_is_a_clear_error(make, number):
     with pytest.raises(RuntimeError, match="doesn't fit in a"):
         make() * number
+
+
+def test_errors_point_at_the_line_of_user_code_that_called_the_op():
+    a, b = sg.ones(3, 4), sg.ones(5, 2)
+    with pytest.raises(RuntimeError) as info:
+        a @ b  # the line the message must quote
+    message = str(info.value)
+    assert message.startswith("matmul: shapes (3, 4) and (5, 2) don't line up: 4 != 5")
+    assert f"{__file__}:" in message and "a @ b  # the line the message must quote" in message
+
+
+def test_errors_from_deep_inside_a_composite_still_point_at_the_user():
+    with pytest.raises(IndexError) as info:
+        sg.ones(2, 3).softmax(axis=5)
+    assert "softmax: axis 5 is out of range" in str(info.value)
+    assert "sg.ones(2, 3).softmax(axis=5)" in str(info.value)
+
+
+def test_backward_errors_point_at_the_backward_call():
+    with pytest.raises(RuntimeError) as info:
+        sg.ones(3).sum().backward()
+    assert "sg.ones(3).sum().backward()" in str(info.value)
