@@ -51,6 +51,7 @@ from scratchgrad.factories import (
 )
 from scratchgrad.function import Function, FunctionCtx
 from scratchgrad.gradcheck import gradcheck
+from scratchgrad.graphcheck import gradcheck_graph
 from scratchgrad.ops import (
     abs,
     add,
@@ -184,6 +185,7 @@ __all__ = [
     "gelu",
     "grad",
     "gradcheck",
+    "gradcheck_graph",
     "gt",
     "int32",
     "int64",
