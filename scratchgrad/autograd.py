@@ -202,7 +202,7 @@ def fit_gradient(g, x):
     return g
 
 
-def _graph_in_reverse_order(roots):
+def graph_in_reverse_order(roots):
     """Every non-leaf tensor that leads to the roots, newest first (consumers before producers)."""
     found = {}
     stack = [r for r in roots if r.grad_fn is not None]
@@ -229,7 +229,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
     id(tensor) -> None, from `sg.grad`), the gradients of those tensors are
     collected into it instead and no `.grad` is touched.
     """
-    order = _graph_in_reverse_order(roots)
+    order = graph_in_reverse_order(roots)
     grads = {}  # node -> the gradient of its output, summed over the consumers seen so far
     # ids of arrays that someone else may hold: the caller's gradients, and those already
     # stored as a leaf's .grad (a rule like add's hands the same g to both its inputs).

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scratchgrad import dtypes
-from scratchgrad.autograd import fit_gradient, no_grad
+from scratchgrad.autograd import fit_gradient, graph_in_reverse_order, no_grad
 from scratchgrad.errors import user_site
 from scratchgrad.tensor import Tensor
 
@@ -67,20 +67,12 @@ def gradcheck_graph(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
     outputs = list(out) if isinstance(out, (tuple, list)) else [out]
     rng = np.random.default_rng(seed)
     checks = [_check_node(i, t, sites.get(t.grad_fn), rng, eps, atol, rtol)
-              for i, t in enumerate(_nodes_in_creation_order(outputs))]
+              for i, t in enumerate(reversed(graph_in_reverse_order(_tensors(outputs))))]
     return GraphCheckReport(checks)
 
 
-def _nodes_in_creation_order(outputs):
-    """Every non-leaf tensor behind the outputs, oldest first (no recursion)."""
-    found, stack = {}, [t for t in outputs if isinstance(t, Tensor) and t.grad_fn is not None]
-    while stack:
-        t = stack.pop()
-        if t.grad_fn.seq in found:
-            continue
-        found[t.grad_fn.seq] = t
-        stack.extend(x for x in t.grad_fn.inputs if isinstance(x, Tensor) and x.grad_fn is not None)
-    return [found[seq] for seq in sorted(found)]
+def _tensors(outputs):
+    return [t for t in outputs if isinstance(t, Tensor)]
 
 
 @contextlib.contextmanager
@@ -108,7 +100,7 @@ def _creation_sites():
 def _check_node(index, t, site, rng, eps, atol, rtol):
     node = t.grad_fn
     forward = _forward_of(node)
-    if forward is None or node.args is None:
+    if forward is None:
         return NodeCheck(index, node.op.name, site, "skipped")
     args = [np.array(a, dtype=np.float64) if _differentiable(x) else a
             for x, a in zip(node.inputs, node.args)]

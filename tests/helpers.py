@@ -1,4 +1,5 @@
-"""Small helpers shared by the tests: float64 leaves for both libraries, and a closeness check."""
+"""Small helpers shared by the tests: float64 leaves for both libraries, a closeness check,
+and custom Functions x² with a right and a wrong (factor 2 forgotten) backward."""
 import numpy as np
 import torch
 
@@ -20,3 +21,26 @@ def close(actual, expected, rtol=1e-7, atol=1e-10):
     if isinstance(expected, torch.Tensor):
         expected = expected.detach().numpy()
     np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol)
+
+
+class Square(sg.Function):
+    """x²"""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return 2 * x * grad
+
+
+class WrongSquare(Square):
+    """x², with a backward that forgets the factor 2 (a planted bug)."""
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * x

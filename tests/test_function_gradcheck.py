@@ -12,23 +12,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import scratchgrad as sg
-from tests.helpers import close, leaf, tleaf
+from tests.helpers import Square, WrongSquare, close, leaf, tleaf
 
 # ---------------------------------------------------------------- custom Functions
-
-
-class Square(sg.Function):
-    """x²"""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x * x
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return 2 * x * grad
 
 
 class Cube(sg.Function):
@@ -404,20 +390,6 @@ def test_gradcheck_leaves_inputs_alone():
     assert x.grad is None
     np.testing.assert_array_equal(x.numpy(), before)
     assert x.dtype == sg.float64
-
-
-class WrongSquare(sg.Function):
-    """x², with a backward that forgets the factor 2."""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x * x
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return grad * x
 
 
 def _numbers(message):
