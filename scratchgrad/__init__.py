@@ -12,7 +12,9 @@ from scratchgrad import (
     data,
     nn,
     optim,
+    viz,
 )
+from scratchgrad.anomaly import detect_anomaly
 from scratchgrad.autograd import (
     enable_grad,
     grad,
@@ -20,9 +22,15 @@ from scratchgrad.autograd import (
     no_grad,
     set_grad_enabled,
 )
+from scratchgrad.broadcasting import (
+    BroadcastWarning,
+    get_broadcast_mode,
+    set_broadcast_mode,
+)
 from scratchgrad.dtypes import bool_ as bool
 from scratchgrad.dtypes import float16, float32, float64, int32, int64
 from scratchgrad.errors import (
+    AnomalyError,
     AxisError,
     DTypeError,
     GradcheckError,
@@ -52,6 +60,7 @@ from scratchgrad.factories import (
 from scratchgrad.function import Function, FunctionCtx
 from scratchgrad.gradcheck import gradcheck
 from scratchgrad.graphcheck import gradcheck_graph
+from scratchgrad.growth import GraphGrowthWarning
 from scratchgrad.ops import (
     abs,
     add,
@@ -134,12 +143,15 @@ double = float64
 long = int64
 
 __all__ = [
+    "AnomalyError",
     "AxisError",
+    "BroadcastWarning",
     "DTypeError",
     "Function",
     "FunctionCtx",
     "GradcheckError",
     "GraphError",
+    "GraphGrowthWarning",
     "SerializationError",
     "ShapeError",
     "Size",
@@ -166,6 +178,7 @@ __all__ = [
     "concatenate",
     "cos",
     "data",
+    "detect_anomaly",
     "div",
     "double",
     "enable_grad",
@@ -183,6 +196,7 @@ __all__ = [
     "full_like",
     "ge",
     "gelu",
+    "get_broadcast_mode",
     "grad",
     "gradcheck",
     "gradcheck_graph",
@@ -231,6 +245,7 @@ __all__ = [
     "relu",
     "reshape",
     "save",
+    "set_broadcast_mode",
     "set_grad_enabled",
     "sigmoid",
     "sign",
@@ -250,6 +265,7 @@ __all__ = [
     "unsqueeze",
     "var",
     "view",
+    "viz",
     "where",
     "zeros",
     "zeros_like",

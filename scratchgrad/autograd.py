@@ -76,6 +76,8 @@ class enable_grad(no_grad):
 
 # ---------------------------------------------------------------- primitives and nodes
 
+every_primitive = []  # so that debugging modes can wrap every forward (see forward_checks)
+
 class Primitive:
     """An op: a NumPy forward and, per input, a rule g -> that input's gradient.
 
@@ -84,22 +86,30 @@ class Primitive:
     whose rules read none of these, so a second backward through them works
     without retain_graph, as in PyTorch.
     """
-    __slots__ = ("forward", "name", "saves", "vjps")
+    __slots__ = ("forward", "name", "plain_forward", "saves", "vjps")
 
     def __init__(self, name, forward, *vjps, saves=True):
         self.name = name
-        self.forward = forward
+        self.forward = self.plain_forward = forward
         # per_input(rule) stands for the rules of every input of a variadic op (cat)
         self.vjps = vjps[0] if len(vjps) == 1 and isinstance(vjps[0], per_input) else vjps
         self.saves = saves
+        every_primitive.append(self)
+        if forward_checks:
+            _install_forward_checks(self)
 
     def __repr__(self):
         return f"<primitive {self.name}>"
 
 
 class Node:
-    """How a tensor was made: the op, its inputs (Tensors or constants) and params."""
-    __slots__ = ("__weakref__", "args", "inputs", "op", "params", "seq")
+    """How a tensor was made: the op, its inputs (Tensors or constants) and params.
+
+    After a backward, `grad` holds the gradient that reached the node's output and
+    `summed` the inputs whose gradient broadcasting summed to a smaller shape (for sg.viz);
+    both are unset until then, so making a node costs nothing for them.
+    """
+    __slots__ = ("__weakref__", "args", "grad", "inputs", "op", "params", "seq", "summed")
 
     def __init__(self, op, inputs, args, params):
         self.op = op
@@ -166,6 +176,65 @@ class per_input:
         return functools.partial(self.rule, index=index)
 
 
+# ---------------------------------------------------------------- hooks for debugging modes
+
+# Checks run after every primitive's forward as check(op, out, args) (sg.detect_anomaly,
+# sg.set_broadcast_mode). They are installed by swapping each primitive's forward for a
+# checking wrapper, so when none is active an op runs its plain NumPy forward: no cost.
+forward_checks = []
+
+# Watchers of the backward pass (sg.viz.trace, sg.detect_anomaly): watcher.begin(order) with the
+# graph's tensors newest first, then watcher.node(t, g) before a node's rules run, with g the
+# gradient of its output t, and watcher.edge(t, i, raw, gx) after the rule for input i, raw being
+# the rule's result and gx that result fitted to the input.
+# run_backward reads this list once per backward, not once per node.
+backward_watchers = []
+
+
+# Hot public functions (add, tanh, ...) keep op.forward in a closure variable named `forward`,
+# a little faster than reading the attribute on every call; those variables are swapped too.
+_forward_cells = []
+
+
+def follow_forward(op, function):
+    """Let debugging modes swap the `forward` that function captured from op."""
+    cell = function.__closure__[function.__code__.co_freevars.index("forward")]
+    _forward_cells.append((op, cell))
+
+
+def add_forward_check(check):
+    forward_checks.append(check)
+    _install_everywhere()
+
+
+def remove_forward_check(check):
+    forward_checks.remove(check)
+    _install_everywhere()
+
+
+def _install_everywhere():
+    for op in every_primitive:
+        _install_forward_checks(op)
+    for op, cell in _forward_cells:
+        cell.cell_contents = op.forward
+
+
+def _install_forward_checks(op):
+    plain = op.plain_forward
+    if not forward_checks or plain is None:
+        op.forward = plain
+        return
+    checks = tuple(forward_checks)
+
+    def checked_forward(*args, **params):
+        out = plain(*args, **params)
+        for check in checks:
+            check(op, out, args)
+        return out
+
+    op.forward = checked_forward
+
+
 def call(op, *args, **params):
     """Use a primitive inside a rule: arrays in, array out; Tensors in, a recorded Tensor out."""
     if any(isinstance(a, Tensor) for a in args):
@@ -202,8 +271,11 @@ def fit_gradient(g, x):
     return g
 
 
-def graph_in_reverse_order(roots):
-    """Every non-leaf tensor that leads to the roots, newest first (consumers before producers)."""
+def graph_in_reverse_order(roots, freed_ok=False):
+    """Every non-leaf tensor that leads to the roots, newest first (consumers before producers).
+
+    A graph whose saved values an earlier backward freed is an error, unless freed_ok (sg.viz
+    only reads its structure)."""
     found = {}
     stack = [r for r in roots if r.grad_fn is not None]
     while stack:
@@ -211,15 +283,21 @@ def graph_in_reverse_order(roots):
         node = t.grad_fn
         if node.seq in found:
             continue
-        if node.args is None:
+        if node.args is None and not freed_ok:
             raise GraphError(
                 f"backward: the graph through {node!r} was already freed by an earlier "
-                "backward; pass retain_graph=True to the first backward() to go through it twice")
+                "backward. If a tensor carries over from an earlier step (an RNN's hidden "
+                "state, say), detach it at the step boundary: `h = h.detach()`. To go through "
+                "the same graph twice on purpose, pass retain_graph=True to the first backward()")
         found[node.seq] = t
         for x in node.inputs:
             if isinstance(x, Tensor) and x.grad_fn is not None:
                 stack.append(x)
     return [found[seq] for seq in sorted(found, reverse=True)]
+
+
+# sg.viz shows each node's gradient after a backward through a graph of at most this many nodes.
+KEEP_GRADIENTS_UP_TO = 2000
 
 
 def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
@@ -235,21 +313,30 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
     # stored as a leaf's .grad (a rule like add's hands the same g to both its inputs).
     shared = {id(g) for g in root_grads}
     for root, g in zip(roots, root_grads):
+        if root.grad_fn is not None:
+            root.grad_fn.grad = g  # marks a used loss for sg.viz and growth.check_accumulation
         _deliver(root, g, grads, capture, shared)
-    watched = capture is not None or len(retaining_grad) > 0
+    watchers = tuple(backward_watchers)
+    # Keeping each node's gradient for sg.viz holds memory and costs a few per cent of a
+    # backward's time, so it is done for graphs small enough to be read node by node.
+    keep = len(order) <= KEEP_GRADIENTS_UP_TO
+    watched = keep or capture is not None or len(retaining_grad) > 0 or len(watchers) > 0
+    watch_growth(order)
+    for watcher in watchers:
+        watcher.begin(order)
     with set_grad_enabled(create_graph):
         for t in order:
             node = t.grad_fn
             g = grads.pop(node, None)
             if g is None:
                 continue
+            rules = node.op.vjps
             if watched:
-                _watch(t, g, capture, shared)
+                rules = _watch(t, g, rules, keep, capture, shared, watchers)
             if create_graph:
                 values, ans = node.inputs, t
             else:
                 values, ans = node.args, t.data
-            rules = node.op.vjps
             params = node.params
             for i, x in enumerate(node.inputs):
                 if not isinstance(x, Tensor) or not x.requires_grad:
@@ -267,6 +354,8 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
                     continue
                 xd = x.data
                 if gx.shape != xd.shape or gx.dtype is not xd.dtype:
+                    if gx.shape != xd.shape:  # broadcasting is undone here: note it for sg.viz
+                        _note_summed(node, i, gx.shape)
                     gx = fit_gradient(gx, x)
                 producer = x.grad_fn
                 if producer is None:
@@ -278,13 +367,48 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
                 node.args = None
 
 
-def _watch(t, g, capture, shared):
-    """A non-leaf tensor's total gradient is known: give it to sg.grad or to retain_grad."""
+def _watch(t, g, rules, keep, capture, shared, watchers):
+    """A non-leaf tensor's total gradient is known: keep it for sg.viz, give it to sg.grad,
+    retain_grad and the watchers; returns the rules to run (wrapped so that watchers see
+    what each returns)."""
+    if keep:
+        t.grad_fn.grad = g
     if capture is not None:
         if id(t) in capture:
             capture[id(t)] = g
     elif id(t) in retaining_grad:
         _accumulate(t, g, shared)
+    if not watchers:
+        return rules
+    for watcher in watchers:
+        watcher.node(t, g)
+    return [_watched_rule(rules[i], t, i, watchers) for i in range(len(t.grad_fn.inputs))]
+
+
+def _watched_rule(rule, t, i, watchers):
+    """rule, reporting its result for input i, fitted to that input, to every watcher."""
+    x = t.grad_fn.inputs[i]
+
+    def watched(*args, **params):
+        raw = rule(*args, **params)
+        if raw is None:
+            return None
+        if raw.shape != x.data.shape:
+            _note_summed(t.grad_fn, i, raw.shape)
+        gx = fit_gradient(raw, x)
+        for watcher in watchers:
+            watcher.edge(t, i, raw, gx)
+        return gx
+
+    return watched
+
+
+def _note_summed(node, i, shape):
+    """Record that input i's gradient arrived with `shape` and was summed to the input's."""
+    summed = getattr(node, "summed", None)
+    if summed is None:
+        summed = node.summed = {}
+    summed[i] = shape
 
 
 def _deliver(x, g, grads, capture, shared):
@@ -381,4 +505,5 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 
 # Imported last: tensor.py imports this module, and the engine only needs Tensor at call time.
+from scratchgrad.growth import watch_growth
 from scratchgrad.tensor import Tensor

@@ -27,6 +27,15 @@ def user_site():
     return f"{filename}:{line}" + (f": {code}" if code else "")
 
 
+def user_stacklevel():
+    """The `stacklevel` that makes warnings.warn, called by this function's caller, point at
+    the first stack frame outside scratchgrad."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 class PointsAtCaller:
     """Mixin for scratchgrad's errors: the message ends with the user's line that caused it."""
 
@@ -49,6 +58,10 @@ class DTypeError(PointsAtCaller, TypeError, RuntimeError):
 
 class ValueRangeError(PointsAtCaller, ValueError, RuntimeError):
     """An op can't take these values (e.g. an integer to a negative integer power)."""
+
+
+class AnomalyError(PointsAtCaller, RuntimeError, FloatingPointError):
+    """sg.detect_anomaly found a NaN or infinity in a forward value or a gradient."""
 
 
 class GraphError(PointsAtCaller, RuntimeError):

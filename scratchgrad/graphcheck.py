@@ -6,15 +6,13 @@ hunting. Here each node's derivative rules are compared with central finite diff
 node's forward alone, at the values it saw, so the report names the first wrong node, the line
 of code that created it, and expected vs got.
 """
-import contextlib
-import sys
 from dataclasses import dataclass
 
 import numpy as np
 
 from scratchgrad import dtypes
 from scratchgrad.autograd import fit_gradient, graph_in_reverse_order, no_grad
-from scratchgrad.errors import user_site
+from scratchgrad.sites import creation_sites
 from scratchgrad.tensor import Tensor
 
 
@@ -62,7 +60,7 @@ def gradcheck_graph(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
     xs = [Tensor(x.data.astype(dtypes.float64), requires_grad=True)
           if isinstance(x, Tensor) and x.requires_grad else x for x in inputs]
-    with _creation_sites() as sites:
+    with creation_sites() as sites:
         out = fn(*xs)
     outputs = list(out) if isinstance(out, (tuple, list)) else [out]
     rng = np.random.default_rng(seed)
@@ -73,28 +71,6 @@ def gradcheck_graph(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
 
 def _tensors(outputs):
     return [t for t in outputs if isinstance(t, Tensor)]
-
-
-@contextlib.contextmanager
-def _creation_sites():
-    """Map each node made inside the block to the user's line that made it.
-
-    A profiler sees every function return; when one returns a fresh tensor, the first frame
-    outside scratchgrad is where the node was created. Slow, but only while checking.
-    """
-    sites = {}
-
-    def profiler(frame, event, result):
-        if event == "return" and isinstance(result, Tensor) and result.grad_fn is not None \
-                and result.grad_fn not in sites:
-            sites[result.grad_fn] = user_site()
-
-    previous = sys.getprofile()
-    sys.setprofile(profiler)
-    try:
-        yield sites
-    finally:
-        sys.setprofile(previous)
 
 
 def _check_node(index, t, site, rng, eps, atol, rtol):

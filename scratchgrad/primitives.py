@@ -37,14 +37,14 @@ div = Primitive("div", np.true_divide,
 
 
 def _pow_grad_base(g, ans, x, y):
-    """d/dx x**y = y * x**(y-1); PyTorch defines it as 0 where y == 0 (even at x == 0)."""
+    """g·y·x^(y-1), and 0 where y == 0, even at x == 0 (PyTorch's convention)."""
     if isinstance(y, (int, float)):
         return g * 0 if y == 0 else g * (y * x ** (y - 1))
     return np.where(y == 0, 0, g * (y * x ** (y - 1)))
 
 
 def _pow_grad_exponent(g, ans, x, y):
-    """d/dy x**y = x**y * log(x); PyTorch defines it as 0 where x == 0 and y >= 0."""
+    """g·x^y·log(x), and 0 where x == 0 and y >= 0 (PyTorch's convention)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         log_x = np.log(np.where(x == 0, 1, x))
     return np.where((x == 0) & (y >= 0), 0, g * ans * log_x)
@@ -76,7 +76,7 @@ where = Primitive("where", np.where,
 # ---------------------------------------------------------------- matmul
 
 def _matmul_grad_x(g, ans, x, y):
-    """d/dx (x @ y) = g @ y^T, with 1-D operands treated as a row (x) or column (y)."""
+    """g @ yᵀ, a 1-D x counting as a row and a 1-D y as a column."""
     if y.ndim == 1:
         return np.expand_dims(g, -1) * y            # (..., n, 1) * (m,) -> outer product
     if x.ndim == 1:
@@ -85,7 +85,7 @@ def _matmul_grad_x(g, ans, x, y):
 
 
 def _matmul_grad_y(g, ans, x, y):
-    """d/dy (x @ y) = x^T @ g, with the same 1-D conventions."""
+    """xᵀ @ g, with the same 1-D conventions."""
     if x.ndim == 1 and y.ndim == 1:
         return g * x                                # a dot product: g is a scalar
     if x.ndim == 1:
@@ -108,7 +108,7 @@ def _linear(x, w, b):
 
 
 def _linear_grad_w(g, ans, x, w, b):
-    """d/dw = gᵀ x, summed over every batch dimension."""
+    """gᵀ @ x, summed over every batch dimension."""
     return g.reshape(-1, g.shape[-1]).T @ x.reshape(-1, x.shape[-1])
 
 
@@ -148,6 +148,7 @@ def _bce(p, t):
 
 
 def _bce_grad_target(g, ans, p, t):
+    """g·(log(1 - p) - log(p)), each log clamped at -100."""
     with np.errstate(divide="ignore"):
         return g * (np.maximum(np.log(1 - p), -100) - np.maximum(np.log(p), -100))
 
@@ -207,13 +208,17 @@ def _unreduce(g, x, axis, keepdims):
     return g if keepdims else np.expand_dims(g, axis)
 
 
-sum = Primitive("sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
-                lambda g, ans, x, axis, keepdims: np.broadcast_to(_unreduce(g, x, axis, keepdims), x.shape),
+def _sum_grad(g, ans, x, axis, keepdims):
+    """g, copied back to every element that was summed (broadcast over the summed axes)."""
+    return np.broadcast_to(_unreduce(g, x, axis, keepdims), x.shape)
+
+
+sum = Primitive("sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims), _sum_grad,
                 saves=False)
 
 
 def _extremum_grad(g, ans, x, axis, keepdims):
-    """Gradient of max/min: shared evenly among the elements that reach the extreme."""
+    """g, shared evenly among the elements that reach the max (or min)."""
     hits = x == _unreduce(ans, x, axis, keepdims)
     return _unreduce(g, x, axis, keepdims) * hits / np.sum(hits, axis=axis, keepdims=True)
 
@@ -223,7 +228,7 @@ min = Primitive("min", lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=k
 
 
 def _prod_grad(g, ans, x, axis, keepdims):
-    """d/dx_i prod(x) = product of the others; exact where x holds zeros (no division by 0)."""
+    """g·(the product of the other elements); exact where x holds zeros (no division by 0)."""
     is_zero = x == 0
     nonzero = np.where(is_zero, 1, x)
     prod_nonzero = call(prod, nonzero, axis=axis, keepdims=True)
@@ -273,7 +278,7 @@ scatter_add = Primitive("scatter_add", _scatter_add,
 
 
 def _cat_grad(g, ans, *xs, axis, index):
-    """Each input of a concatenation gets its own slice of g back."""
+    """The slice of g that lines up with this input."""
     start = builtins.sum(x.shape[axis] for x in xs[:index])
     window = [slice(None)] * g.ndim
     window[axis] = slice(start, start + xs[index].shape[axis])
@@ -286,7 +291,7 @@ cat = Primitive("cat", lambda *xs, axis: np.concatenate(xs, axis=axis),
 
 
 def _pad_grad(g, ans, x, widths, value):
-    """Padding's gradient is g with the padding cut off again."""
+    """g with the padding cut off."""
     return g[tuple(slice(before, before + n) for (before, _), n in zip(widths, x.shape))]
 
 

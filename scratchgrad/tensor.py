@@ -7,6 +7,7 @@ import numpy as np
 
 from scratchgrad import autograd, dtypes
 from scratchgrad.errors import DTypeError, GraphError, ShapeError, describe_shape
+from scratchgrad.growth import check_accumulation
 
 
 class Size(int):
@@ -76,6 +77,8 @@ class Tensor:
         return format(repr(self), spec)
 
     def item(self):
+        if self.grad_fn is not None:
+            check_accumulation(self)  # reading a running total: is it a tensor of used losses?
         if self.data.size != 1:
             raise ShapeError(f"item: only one-element tensors can be converted to a Python number, "
                              f"this one has shape {describe_shape(self.shape)}")
@@ -112,6 +115,8 @@ class Tensor:
         return (self[i] for i in range(self.shape[0]))
 
     def __repr__(self):
+        if self.grad_fn is not None:
+            check_accumulation(self)
         body = np.array2string(np.asarray(self.data), separator=", ", prefix="tensor(")
         extras = []
         if self.data.size == 0 and self.ndim > 1:  # "[]" alone would hide the shape
@@ -126,6 +131,15 @@ class Tensor:
 
     def __str__(self):
         return repr(self)  # looked up at call time, so subclasses (Parameter) print their own
+
+    def _repr_svg_(self):
+        """Jupyter shows a tensor made by ops as a picture of its graph (needs graphviz)."""
+        if self.grad_fn is None:
+            return None
+        from scratchgrad.viz.dot import (
+            svg,  # viz is optional: loaded only when displayed
+        )
+        return svg(self)
 
     # ------------------------------------------------------------ dtypes
     def astype(self, dtype):

@@ -44,7 +44,7 @@ def linear(x, weight, bias=None):
                          f"must be {weight.shape[-1]} (in_features)")
     if x.dtype != weight.dtype or (bias is not None and bias.dtype != weight.dtype):
         out = x @ weight.T  # mixed dtypes: the general ops apply PyTorch's promotion rules
-        return out if bias is None else out + bias
+        return out if bias is None else out + _same_rank(bias, out)
     args = (x.data, weight.data, None if bias is None else bias.data)
     return apply(P.linear, (x, weight, bias), args)
 
@@ -71,8 +71,15 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     variance = (centred * centred).mean(axes, keepdims=True)
     out = centred * (variance + eps) ** -0.5
     if weight is not None:
-        out = out * weight
-    return out if bias is None else out + bias
+        out = out * _same_rank(weight, out)
+    return out if bias is None else out + _same_rank(bias, out)
+
+
+def _same_rank(parameter, x):
+    """parameter with leading 1s up to x's rank: broadcasting stays within a rank, so layers
+    never trip sg.set_broadcast_mode("raise")."""
+    parameter = as_tensor(parameter)
+    return parameter.reshape((1,) * (x.ndim - parameter.ndim) + parameter.shape)
 
 
 def embedding(indices, weight, padding_idx=None):

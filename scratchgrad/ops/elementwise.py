@@ -11,7 +11,15 @@ import numpy as np
 
 from scratchgrad import dtypes
 from scratchgrad import primitives as P
-from scratchgrad.autograd import NO_PARAMS, Node, apply, grad_mode, next_seq, record
+from scratchgrad.autograd import (
+    NO_PARAMS,
+    Node,
+    apply,
+    follow_forward,
+    grad_mode,
+    next_seq,
+    record,
+)
 from scratchgrad.errors import (
     DTypeError,
     ShapeError,
@@ -103,7 +111,7 @@ def elementwise_function(op, doc, refuse=None):
 
     refuse(a, b), if given, names operand dtypes PyTorch won't take (e.g. bools for sub).
     """
-    forward = op.forward
+    forward = op.forward  # a local name: faster than op.forward; debugging modes swap it
 
     def elementwise(a, b):
         # The two commonest cases first, inline (the hot path of every small network):
@@ -144,6 +152,7 @@ def elementwise_function(op, doc, refuse=None):
 
     elementwise.__name__ = elementwise.__qualname__ = op.name
     elementwise.__doc__ = doc
+    follow_forward(op, elementwise)
     return elementwise
 
 
@@ -154,6 +163,8 @@ def _dtype_clash(name, *values):
 
 def _shape_clash(name, exc, *shapes):
     """A ValueError from NumPy is a broadcasting clash (reworded) or a real bug (kept)."""
+    if isinstance(exc, ShapeError):  # already ours (sg.set_broadcast_mode("raise"))
+        return exc
     try:
         np.broadcast_shapes(*shapes)
     except ValueError:
@@ -243,7 +254,7 @@ def _matmul_error(sa, sb):
 def _float_function(op, doc):
     """Make the public function of a float-valued primitive (exp, tanh, ...): bool and int
     inputs become float32 first, as in PyTorch."""
-    forward = op.forward
+    forward = op.forward  # as in elementwise_function
 
     def float_function(x):
         if not isinstance(x, Tensor):
@@ -255,6 +266,7 @@ def _float_function(op, doc):
 
     float_function.__name__ = float_function.__qualname__ = op.name
     float_function.__doc__ = doc
+    follow_forward(op, float_function)
     return float_function
 
 

@@ -17,6 +17,7 @@ from scratchgrad.errors import (
     normalize_axes,
     normalize_axis,
 )
+from scratchgrad.growth import check_accumulation
 from scratchgrad.ops.elementwise import _promoted, _raw, as_tensor
 from scratchgrad.tensor import Tensor
 
@@ -179,7 +180,9 @@ def inplace(x, other, op):
         if x.requires_grad and x.grad_fn is None:
             raise GraphError("in-place: a leaf tensor that requires grad can't be changed in place "
                              "while recording a graph; update it inside `with sg.no_grad():`")
-        return op(x, other)
+        result = op(x, other)
+        check_accumulation(result)  # `total += loss` across steps
+        return result
     result = op(x, other).data
     if not np.can_cast(result.dtype, x.dtype, casting="same_kind"):
         raise DTypeError(f"in-place: the result is {result.dtype} and can't be stored in a "

@@ -1,0 +1,99 @@
+"""A warning for graphs that keep growing across training steps.
+
+Three classic bugs make each step's graph hang on to every earlier step's graph, so memory and
+backward time grow without bound while the numbers still look fine:
+
+- a hidden state carried from step to step and never detached (with retain_graph=True);
+- a parameter update done outside `sg.no_grad()` (`w = w - lr * g`), so each new w is made
+  from all the earlier ones;
+- a loss summed as a tensor (`total += loss`) rather than as a number (`loss.item()`).
+
+The first two show in backward: successive backward passes keep starting from the same oldest
+node while the graph gets bigger. run_backward reports each pass's oldest node and size here,
+which is O(1) per backward. The third never goes through backward; it shows when the running
+total is read (`.item()`, `print`, `+=`): its graph is a chain of additions, each adding a
+one-element tensor that an earlier backward() already used. That is checked only on those reads, and stops
+at the first node, so a loss read after its own backward costs one attribute lookup.
+"""
+import warnings
+import weakref
+
+from scratchgrad.errors import user_stacklevel
+
+# Warn when this many successive backward passes start from the same node and each is bigger.
+GROWING_BACKWARDS = 4
+
+
+class GraphGrowthWarning(UserWarning):
+    """A graph keeps growing across training steps (see scratchgrad.growth)."""
+
+
+_warned = set()   # the kinds already warned about: each warning is given once per process
+_oldest = None    # weak reference to the oldest node of the last backward
+_size = 0         # how many nodes that backward went through
+_growing = 0      # how many successive backwards started from that node, each bigger
+
+
+def watch_growth(order):
+    """Called once per backward with its nodes (newest first): note the oldest and the size."""
+    global _oldest, _size, _growing
+    if not order or "backward" in _warned:
+        return
+    oldest = order[-1].grad_fn
+    if _oldest is not None and _oldest() is oldest and len(order) > _size:
+        _growing += 1
+        if _growing == GROWING_BACKWARDS:
+            _warn("backward", _growing_graph_message(oldest, _growing, len(order)))
+    else:
+        _oldest, _growing = weakref.ref(oldest), 1
+    _size = len(order)
+
+
+def _growing_graph_message(oldest, passes, size):
+    leaves = [x for x in oldest.inputs if getattr(x, "requires_grad", False) and x.grad_fn is None]
+    start = (f", starting at a tensor of shape {tuple(leaves[0].shape)}" if leaves else "")
+    return (f"the last {passes} backward passes all went back to the same {oldest!r} node{start}, "
+            f"and each went through more nodes (now {size}): every step's graph still contains "
+            "the earlier steps'. Usual causes: a hidden state carried between steps without "
+            "`h = h.detach()`, or a parameter update outside `with sg.no_grad():`.")
+
+
+def check_accumulation(t):
+    """Warn if t is a running total of losses that backward() already used (`total += loss`)."""
+    node = t.grad_fn
+    if node is None or getattr(node, "grad", None) is not None or "accumulation" in _warned:
+        return
+    used_losses = 0
+    while node is not None and node.op.name == "add" and used_losses < 2:
+        earlier = None
+        found = False
+        for x in node.inputs:
+            producer = getattr(x, "grad_fn", None)
+            if producer is None:
+                continue
+            if getattr(producer, "grad", None) is not None and x.data.size == 1:
+                found = True    # a one-element tensor that went through backward: a used loss
+            else:
+                earlier = producer
+        if not found:
+            return
+        used_losses += 1
+        node = earlier
+    if used_losses == 2:
+        _warn("accumulation",
+              f"this tensor of shape {tuple(t.shape)} adds up losses whose backward() already "
+              "ran, so it keeps every one of their graphs alive. Accumulate numbers instead: "
+              "`total += loss.item()` (or `loss.detach()`).")
+
+
+def _warn(kind, message):
+    _warned.add(kind)
+    warnings.warn(f"graph growing across steps: {message}", GraphGrowthWarning,
+                  stacklevel=user_stacklevel())
+
+
+def reset():
+    """Forget what was warned about and seen (for tests)."""
+    global _oldest, _size, _growing
+    _warned.clear()
+    _oldest, _size, _growing = None, 0, 0

@@ -1,0 +1,7 @@
+"""See the graph and the gradient flow: sg.viz.show / format (text), draw / to_dot (a
+picture), trace (each backward step as it runs)."""
+from scratchgrad.viz.dot import draw, to_dot
+from scratchgrad.viz.text import format, show
+from scratchgrad.viz.trace import trace
+
+__all__ = ["draw", "format", "show", "to_dot", "trace"]

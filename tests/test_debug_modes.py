@@ -1,0 +1,287 @@
+"""Anomaly mode, strict broadcasting and the graph-growth warning: what they raise or warn, the
+line of this file they point at, and that they leave the ops untouched when off."""
+import warnings
+
+import numpy as np
+import pytest
+
+import scratchgrad as sg
+from scratchgrad import autograd, growth
+from scratchgrad import primitives as P
+from tests.helpers import leaf
+
+
+def line_of(marker):
+    """'test_debug_modes.py:LINE' of the line in this file that contains marker."""
+    with open(__file__) as f:
+        number = next(i for i, line in enumerate(f, 1) if marker in line and "line_of" not in line)
+    return f"test_debug_modes.py:{number}"
+
+
+def assert_modes_off():
+    """Outside every mode the ops run their plain NumPy forwards and backward is unwatched."""
+    assert autograd.forward_checks == [] and autograd.backward_watchers == []
+    for op in autograd.every_primitive:
+        assert op.forward is op.plain_forward, op.name
+    for op, cell in autograd._forward_cells:
+        assert cell.cell_contents is op.plain_forward, op.name
+
+
+@pytest.fixture(autouse=True)
+def fresh_growth_state():
+    growth.reset()
+    yield
+    growth.reset()
+    assert_modes_off()
+
+
+# ---------------------------------------------------------------- detect_anomaly
+
+def test_anomaly_in_forward_names_the_op_and_the_users_line():
+    x = leaf([1.0, 2.0])
+    with sg.detect_anomaly(), np.errstate(all="ignore"):
+        y = x - 1
+        with pytest.raises(sg.AnomalyError) as info:
+            sg.log(y - 1)  # forward anomaly here
+    message = str(info.value)
+    assert "the forward of log produced nan and inf" in message
+    assert "(its inputs were all finite)" in message
+    assert line_of("# forward anomaly here") in message
+    assert isinstance(info.value, RuntimeError) and isinstance(info.value, FloatingPointError)
+
+
+def test_anomaly_in_backward_names_the_op_and_where_it_was_made():
+    x = leaf([4.0, 0.0])
+    with sg.detect_anomaly(), np.errstate(all="ignore"):
+        y = x.sqrt()          # sqrt made here: its derivative is infinite at 0
+        loss = (y * 2).sum()
+        with pytest.raises(sg.AnomalyError) as info:
+            loss.backward()   # backward anomaly here
+    message = str(info.value)
+    assert "the backward of sqrt, made at" in message and "produced inf" in message
+    assert line_of("# sqrt made here") in message
+    assert line_of("# backward anomaly here") in message
+
+
+def test_anomaly_in_a_custom_functions_backward():
+    class Bad(sg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 1
+
+        @staticmethod
+        def backward(ctx, g):
+            return sg.tensor(np.full(g.shape, np.nan))  # no op: only backward's check sees it
+
+    class BadOp(Bad):
+        @staticmethod
+        def backward(ctx, g):
+            return g * np.nan  # an op inside backward
+
+    x = leaf([1.0, 2.0])
+    with sg.detect_anomaly():
+        y = Bad.apply(x).sum()   # Bad made here
+        with pytest.raises(sg.AnomalyError, match="the backward of Bad, made at .*produced nan") as info:
+            y.backward()
+        assert line_of("# Bad made here") in str(info.value)
+        y = BadOp.apply(x).sum()
+        with pytest.raises(sg.AnomalyError, match="the forward of mul produced nan") as info:
+            y.backward()
+        assert line_of("# an op inside backward") in str(info.value)
+
+
+def test_anomaly_mode_passes_finite_graphs_and_switches_off_after():
+    x = leaf([1.0, 2.0])
+    with sg.detect_anomaly():
+        loss = (x.exp() * x).sum()
+        loss.backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.exp([1, 2]) * (1 + np.array([1, 2])))
+    assert_modes_off()
+    with np.errstate(all="ignore"):
+        assert np.isnan(sg.log(sg.tensor(-1.0)).item())  # off again: no error
+
+
+def test_anomaly_error_leaves_the_mode_off():
+    with pytest.raises(sg.AnomalyError), sg.detect_anomaly(), np.errstate(all="ignore"):
+        sg.tensor([0.0]) / 0
+    assert_modes_off()
+
+
+# ---------------------------------------------------------------- set_broadcast_mode
+
+def test_broadcast_warn_names_the_shapes_and_points_at_this_line():
+    pred, target = sg.randn(8, 1), sg.randn(8)
+    with sg.set_broadcast_mode("warn"), pytest.warns(sg.BroadcastWarning) as caught:
+        diff = pred - target  # the classic bug
+    assert diff.shape == (8, 8)
+    message = str(caught[0].message)
+    assert "sub: shapes (8, 1) and (8,) have different ranks" in message
+    assert "treats the smaller as (1, 8)" in message and "result has shape (8, 8)" in message
+    assert caught[0].filename == __file__
+    assert f"{caught[0].filename.rsplit('/', 1)[-1]}:{caught[0].lineno}" == line_of("# the classic bug")
+
+
+@pytest.mark.parametrize("op", [sg.add, sg.sub, sg.mul, sg.div, sg.pow, sg.maximum, sg.minimum])
+def test_broadcast_raise_for_every_broadcasting_op(op):
+    a, b = sg.rand(3, 4) + 1, sg.rand(4) + 1
+    with sg.set_broadcast_mode("raise"):
+        with pytest.raises(sg.ShapeError, match=r"\(3, 4\) and \(4,\) have different ranks"):
+            op(a, b)
+        with pytest.raises(ValueError):  # a ShapeError is also a ValueError and a RuntimeError
+            op(b, a)
+
+
+@pytest.mark.filterwarnings("ignore:mse_loss")
+def test_broadcast_raise_in_where_and_in_a_loss():
+    with sg.set_broadcast_mode("raise"):
+        with pytest.raises(sg.ShapeError, match="where: shapes"):
+            sg.where(sg.tensor([True, False]), sg.zeros(3, 2), sg.ones(2))
+        with pytest.raises(sg.ShapeError, match=r"sub: shapes \(5, 1\) and \(5,\)"):
+            sg.nn.functional.mse_loss(sg.randn(5, 1), sg.randn(5))
+
+
+def test_broadcasts_of_equal_rank_and_with_numbers_are_allowed():
+    with sg.set_broadcast_mode("raise"):
+        assert (sg.ones(3, 1) * sg.ones(1, 4)).shape == (3, 4)
+        assert (sg.ones(3) * 2.0 + sg.tensor(1.0)).shape == (3,)
+
+
+def test_broadcast_mode_as_function_and_context_manager():
+    assert sg.get_broadcast_mode() == "allow"
+    with sg.set_broadcast_mode("raise"):
+        assert sg.get_broadcast_mode() == "raise"
+        with sg.set_broadcast_mode("warn"):
+            assert sg.get_broadcast_mode() == "warn"
+        assert sg.get_broadcast_mode() == "raise"
+    assert sg.get_broadcast_mode() == "allow"
+    sg.set_broadcast_mode("warn")
+    try:
+        with pytest.warns(sg.BroadcastWarning):
+            sg.ones(2, 3) + sg.ones(3)
+    finally:
+        sg.set_broadcast_mode("allow")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sg.ones(2, 3) + sg.ones(3)  # allowed again, silently
+    with pytest.raises(ValueError, match="mode must be one of"):
+        sg.set_broadcast_mode("strict")
+
+
+def test_networks_train_under_strict_broadcasting():
+    """scratchgrad's own layers and losses never broadcast across ranks."""
+    sg.manual_seed(0)
+    model = sg.nn.Sequential(sg.nn.Linear(4, 8), sg.nn.ReLU(), sg.nn.LayerNorm(8), sg.nn.Linear(8, 3))
+    opt = sg.optim.Adam(model.parameters())
+    x, y = sg.randn(16, 4), sg.randint(0, 3, (16,))
+    with sg.set_broadcast_mode("raise"):
+        for _ in range(2):
+            loss = sg.nn.functional.cross_entropy(model(x), y) + model(x).softmax(-1).var()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+
+# ---------------------------------------------------------------- graph growth
+
+def growth_warnings(training):
+    """Run training(); return the GraphGrowthWarnings it gave."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        training()
+    return [w for w in caught if issubclass(w.category, sg.GraphGrowthWarning)]
+
+
+def test_growth_warning_for_a_loss_summed_as_a_tensor():
+    w = leaf([1.0, -1.0])
+
+    def training():
+        total = 0
+        for step in range(3):
+            loss = ((w - step) ** 2).sum()
+            loss.backward()
+            total += loss     # the bug: keeps every step's graph
+        total.item()          # growth noticed here
+
+    caught = growth_warnings(training)
+    assert len(caught) == 1  # once
+    message = str(caught[0].message)
+    assert "adds up losses whose backward() already ran" in message and "loss.item()" in message
+    assert caught[0].filename == __file__
+    assert f"test_debug_modes.py:{caught[0].lineno}" in (line_of("# the bug"), line_of("# growth noticed"))
+
+
+def test_growth_warning_for_an_update_outside_no_grad():
+    x = sg.tensor([[1.0, 0.5], [0.2, 1.0]])
+
+    def training():
+        w = leaf([1.0, 2.0])
+        for _ in range(6):
+            loss = ((x @ w) ** 2).sum()
+            (g,) = sg.grad(loss, w)
+            w = w - 0.1 * g     # the bug: w is now made from every earlier w
+
+    caught = growth_warnings(training)
+    assert len(caught) == 1
+    assert "parameter update outside `with sg.no_grad():`" in str(caught[0].message)
+    assert "starting at a tensor of shape (2,)" in str(caught[0].message)
+
+
+def test_growth_warning_for_a_hidden_state_never_detached():
+    W = leaf(np.full((3, 3), 0.1))
+
+    def training():
+        h = sg.zeros(3)
+        for step in range(6):
+            h = sg.tanh(W @ h + step)
+            h.sum().backward(retain_graph=True)
+
+    caught = growth_warnings(training)
+    assert len(caught) == 1
+    assert "each went through more nodes" in str(caught[0].message)
+    assert "without `h = h.detach()`" in str(caught[0].message)
+
+
+def test_a_hidden_state_never_detached_without_retain_graph_is_an_error_with_the_fix():
+    W = leaf(np.full((3, 3), 0.1))
+    h = sg.zeros(3)
+    h = sg.tanh(W @ h + 1)
+    h.sum().backward()
+    h = sg.tanh(W @ h + 1)
+    with pytest.raises(sg.GraphError, match=r"detach it at the step boundary: `h = h.detach\(\)`"):
+        h.sum().backward()
+
+
+def test_no_growth_warning_for_normal_training_or_shared_trunks():
+    sg.manual_seed(0)
+    model = sg.nn.Linear(3, 2)
+    opt = sg.optim.SGD(model.parameters(), lr=0.1)
+    x = sg.randn(4, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        total = 0.0
+        for _ in range(8):  # a correct loop
+            loss = model(x).pow(2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item()
+            print(loss)
+        for _ in range(8):  # two heads on one trunk: two backwards through the same nodes
+            trunk = model(x).tanh()
+            opt.zero_grad()
+            trunk.sum().backward(retain_graph=True)
+            (trunk * trunk).sum().backward()
+        h = sg.zeros(2)
+        for _ in range(8):  # an RNN that detaches its hidden state
+            h = sg.tanh(model(x).sum(0) + h).detach()
+
+
+# ---------------------------------------------------------------- off means off
+
+def test_closures_follow_forward_swaps():
+    before = P.add.forward
+    with sg.detect_anomaly():
+        assert P.add.forward is not before
+        assert any(cell.cell_contents is P.add.forward for op, cell in autograd._forward_cells
+                   if op is P.add)
+    assert P.add.forward is before
