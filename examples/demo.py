@@ -1,5 +1,6 @@
-"""scratchgrad's demo (`make demo`): the chain rule by hand and by the library, then two
-networks trained from scratch — an MLP on noisy XOR and one on handwritten digits.
+"""scratchgrad's demo (`make demo`): the chain rule by hand and by the library, traced step by
+step and drawn, then two networks trained from scratch — an MLP on noisy XOR and one on
+handwritten digits.
 
 z = (x² + y)² at x = 2, y = 3:
     z      = (4 + 3)²            = 49
@@ -16,18 +17,34 @@ from xor import train_xor
 import scratchgrad as sg
 
 PLOT = "demo_losses.png"
+GRAPH = "demo_graph"  # the chain-rule example's graph, saved as demo_graph.svg
 
 
 def chain_rule_example():
     x = sg.tensor(2.0, requires_grad=True)
     y = sg.tensor(3.0, requires_grad=True)
     z = (x**2 + y) ** 2
-    z.backward()
-    print("z = (x**2 + y)**2 at x = 2, y = 3")
-    print(f"  z     = {z.item():g}   (by hand: 49)")
+    print("z = (x**2 + y)**2 at x = 2, y = 3. The backward pass, step by step (sg.viz.trace;")
+    print("leaf0 is x, leaf1 is y, and the rules call their own inputs x and y):")
+    with sg.viz.trace():
+        z.backward()
+    print(f"\n  z     = {z.item():g}   (by hand: 49)")
     print(f"  dz/dx = {x.grad.item():g}   (by hand: 2(x² + y)·2x = 56)")
     print(f"  dz/dy = {y.grad.item():g}   (by hand: 2(x² + y) = 14)")
     print(f"  z is {z!r}")
+    print(f"\nthe graph: {save_graph(z, GRAPH)}")
+
+
+def save_graph(t, stem):
+    """Draw t's graph to stem.svg; without Graphviz, write its DOT source to stem.dot instead."""
+    try:
+        path = sg.viz.draw(t).render(stem, format="svg", cleanup=True)
+        return os.path.abspath(path)
+    except (ImportError, OSError, RuntimeError):  # no graphviz package or no `dot` program
+        with open(stem + ".dot", "w") as f:
+            f.write(sg.viz.to_dot(t))
+        return (f"{os.path.abspath(stem)}.dot (DOT source: install Graphviz's `dot` to get a "
+                "picture)")
 
 
 def timed(label, train):

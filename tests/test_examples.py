@@ -29,4 +29,8 @@ def test_demo_runs_and_writes_its_plot(tmp_path, monkeypatch, capsys):
     demo.main()
     out = capsys.readouterr().out
     assert "dz/dx = 56" in out and "dz/dy = 14" in out
+    assert "[3] %0 = pow(leaf0, 2)" in out and "-> leaf0 gets () = 56." in out  # the trace
     assert (tmp_path / demo.PLOT).stat().st_size > 1000
+    graphs = list(tmp_path.glob(demo.GRAPH + ".*"))
+    assert len(graphs) == 1 and graphs[0].suffix in (".svg", ".dot")
+    assert "pow(leaf0, 2)" in graphs[0].read_text()
