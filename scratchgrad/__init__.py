@@ -142,6 +142,12 @@ float = float32  # sg.float and sg.double, as torch.float and torch.double
 double = float64
 long = int64
 
+# PyTorch's spellings under torch.autograd work here too: sg.autograd.grad is the engine's own;
+# these live in their own modules.
+autograd.Function = Function
+autograd.gradcheck = gradcheck
+autograd.detect_anomaly = detect_anomaly
+
 __all__ = [
     "AnomalyError",
     "AxisError",

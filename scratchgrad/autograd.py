@@ -78,6 +78,7 @@ class enable_grad(no_grad):
 
 every_primitive = []  # so that debugging modes can wrap every forward (see forward_checks)
 
+
 class Primitive:
     """An op: a NumPy forward and, per input, a rule g -> that input's gradient.
 

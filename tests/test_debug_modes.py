@@ -285,3 +285,8 @@ def test_closures_follow_forward_swaps():
         assert any(cell.cell_contents is P.add.forward for op, cell in autograd._forward_cells
                    if op is P.add)
     assert P.add.forward is before
+
+
+def test_pytorch_spellings_under_autograd():
+    assert sg.autograd.detect_anomaly is sg.detect_anomaly
+    assert sg.autograd.Function is sg.Function and sg.autograd.gradcheck is sg.gradcheck
