@@ -87,7 +87,7 @@ class Primitive:
     whose rules read none of these, so a second backward through them works
     without retain_graph, as in PyTorch.
     """
-    __slots__ = ("forward", "name", "plain_forward", "saves", "vjps")
+    __slots__ = ("forward", "function", "name", "plain_forward", "saves", "vjps")
 
     def __init__(self, name, forward, *vjps, saves=True):
         self.name = name

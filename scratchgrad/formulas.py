@@ -16,7 +16,7 @@ def rule_formulas(op, n_inputs=None):
     """One line per input of op: '∂/∂x = g·y', or the rule's docstring, or why there is none."""
     rules = op.vjps
     if isinstance(rules, per_input):
-        return [f"∂/∂x_i = {_rule_text(rules.rule)}"]
+        return [_per_input_text(op, rules, "i")]
     names = _input_names(rules)
     return [f"∂/∂{name} = {_rule_text(rule)}" if rule is not None else f"{name}: no gradient"
             for name, rule in zip(names, rules)][:n_inputs]
@@ -26,8 +26,18 @@ def rule_formula(op, i):
     """The formula of op's rule for input i."""
     rules = op.vjps
     if isinstance(rules, per_input):
-        return f"∂/∂x_{i} = {_rule_text(rules.rule)}"
+        return _per_input_text(op, rules, i)
     return rule_formulas(op)[i]
+
+
+def _per_input_text(op, rules, i):
+    """A variadic op's rule (cat), or a user's sg.Function, whose rule is its backward."""
+    function = getattr(op, "function", None)
+    if function is not None:
+        doc = inspect.getdoc(function.backward)
+        return f"∂/∂x_{i} from {function.__name__}.backward (your code)" + (
+            f": {doc.splitlines()[0]}" if doc else "")
+    return f"∂/∂x_{i} = {_rule_text(rules.rule)}"
 
 
 def _input_names(rules):

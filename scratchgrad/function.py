@@ -97,6 +97,7 @@ def _primitive_for(cls):
     primitive = cls.__dict__.get("_primitive")
     if primitive is None:
         primitive = Primitive(cls.__name__, None, per_input(_custom_rule))
+        primitive.function = cls  # for sg.viz.trace: the rule is this class's backward
         cls._primitive = primitive
     return primitive
 

@@ -27,8 +27,8 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
             out_k, in_j = np.unravel_index(np.argmax(np.where(bad, np.abs(a - n), -1)), a.shape)
             element = np.unravel_index(in_j, xs[i].shape) if xs[i].ndim else ()
             message = (f"gradcheck: input {i}, element {tuple(int(e) for e in element)}, output "
-                       f"element {int(out_k)}: expected {n[out_k, in_j]!r} (finite differences) "
-                       f"but got {a[out_k, in_j]!r} (backward)")
+                       f"element {int(out_k)}: expected {float(n[out_k, in_j])!r} (finite differences) "
+                       f"but got {float(a[out_k, in_j])!r} (backward)")
             if raise_exception:
                 raise GradcheckError(message)
             return False
