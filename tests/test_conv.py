@@ -100,6 +100,9 @@ CONV_CASES = {
     "valid": ((2, 2, 6, 5), (3, 2, 4, 3), {"padding": "valid"}),
     "1x1": ((2, 5, 3, 4), (2, 5, 1, 1), {}),
     "kernel-equals-input": ((2, 2, 3, 3), (4, 2, 3, 3), {}),
+    # at least kh·kw channels: windows are copied through one strided view, not per offset
+    "many-channels": ((2, 7, 6, 7), (8, 7, 2, 3), {"dilation": (1, 2), "padding": (1, 2)}),
+    "many-channels-strided": ((2, 7, 6, 7), (8, 7, 2, 3), {"stride": (2, 1), "padding": (0, 1)}),
 }
 
 

@@ -210,43 +210,28 @@ def _pool_window(op, x, kernel_size, stride, padding, dilation, ceil_mode):
     return C.Window(kernel, stride, padding, dilation)
 
 
-def _windows(x, window, value):
-    """x's windows as a Tensor (N, Ho, Wo, kh·kw, C): every window's elements on axis 3."""
-    cols = apply(C.unfold, (x,), (x.data,), {"window": window, "value": value})
-    n, ho, wo, kh, kw, c = cols.shape
-    return cols.reshape(n, ho, wo, kh * kw, c)
-
-
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """The largest element of each window (padding counts as -inf). Its gradient goes to that
     element; on a tie, to the first in the window, row by row, as in PyTorch."""
     x, unbatched = _images("max_pool2d", input)
     window = _pool_window("max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode)
-    lowest = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-    windows = _windows(x, window, lowest)
-    picks = np.argmax(windows.data, axis=3, keepdims=True)
-    if x.dtype.kind == "f":  # PyTorch's scan keeps the *last* NaN of a window
-        nans = np.isnan(windows.data)
-        if nans.any():
-            last_nan = nans.shape[3] - 1 - np.argmax(nans[:, :, :, ::-1], axis=3, keepdims=True)
-            picks = np.where(nans.any(axis=3, keepdims=True), last_nan, picks)
-    picked = apply(C.take_along_axis, (windows,), (windows.data,), {"index": picks, "axis": 3})
-    out = picked.reshape(picked.shape[:3] + picked.shape[4:]).permute(0, 3, 1, 2)
+    out = apply(C.max_pool2d, (x,), (x.data,), {"window": window})
     if not return_indices:
         return _unbatch(out, unbatched)
-    return _unbatch(out, unbatched), _unbatch(_flat_indices(picks, x.shape, window), unbatched)
+    return _unbatch(out, unbatched), _unbatch(_flat_indices(x, out, window), unbatched)
 
 
-def _flat_indices(picks, shape, window):
-    """Where each window's pick lies in its (H, W) plane, as PyTorch's row-major flat index."""
+def _flat_indices(x, out, window):
+    """Where each window's maximum lies in its (H, W) plane, as PyTorch's row-major flat index."""
+    masks = C.first_max_masks(x.data, out.data, window)
+    offset = sum(k * mask for k, mask in enumerate(masks)).transpose(0, 3, 1, 2)  # (N, C, Ho, Wo)
     kw, (sh, sw), (dh, dw) = window.kernel[1], window.stride, window.dilation
     (top, _), (left, _) = window.padding
-    picks = picks[:, :, :, 0].transpose(0, 3, 1, 2)   # (N, C, Ho, Wo)
-    ho, wo = picks.shape[2:]
-    rows = np.arange(ho)[:, None] * sh + picks // kw * dh - top
-    cols = np.arange(wo) * sw + picks % kw * dw - left
-    return Tensor._wrap((rows * shape[3] + cols).astype(dtypes.int64))
+    ho, wo = offset.shape[2:]
+    rows = np.arange(ho)[:, None] * sh + offset // kw * dh - top
+    cols = np.arange(wo) * sw + offset % kw * dw - left
+    return Tensor._wrap((rows * x.shape[3] + cols).astype(dtypes.int64))
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
@@ -257,17 +242,17 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     window = _pool_window("avg_pool2d", x, kernel_size, stride, padding, 1, ceil_mode)
     if divisor_override is not None and divisor_override <= 0:
         raise ValueRangeError(f"avg_pool2d: divisor_override must be positive, got {divisor_override}")
-    sums = _windows(x, window, 0).sum(axis=3)
+    sums = apply(C.window_sum, (x,), (x.data,), {"window": window})
     divisor = _pool_divisor(x.shape, window, count_include_pad, divisor_override)
     if x.dtype.kind != "f":  # integers: a truncated mean, as in PyTorch
         out = Tensor._wrap((sums.data / divisor).astype(x.dtype))
     else:
         out = sums / Tensor._wrap(np.asarray(divisor, dtype=x.dtype))
-    return _unbatch(out.permute(0, 3, 1, 2), unbatched)
+    return _unbatch(out, unbatched)
 
 
 def _pool_divisor(shape, window, count_include_pad, divisor_override):
-    """What each window's sum is divided by: a number, or per output pixel (Ho, Wo, 1)."""
+    """What each window's sum is divided by: a number, or one per output pixel (Ho, Wo)."""
     if divisor_override is not None:
         return divisor_override
     (top, bottom), (left, right) = window.padding
@@ -280,8 +265,7 @@ def _pool_divisor(shape, window, count_include_pad, divisor_override):
         counted = window._replace(padding=((0, bottom - top), (0, right - left)))
     else:
         counted = window
-    ones = np.ones((1, 1, h, w))
-    return C.unfold.forward(ones, counted, 0).sum(axis=(3, 4, 5))[0, :, :, None]  # (Ho, Wo, 1)
+    return C.window_sum.forward(np.ones((1, 1, h, w)), counted)[0, 0]
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
