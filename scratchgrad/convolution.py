@@ -18,6 +18,11 @@ Each rule is one line that calls a primitive of this module, so rules work on Te
                                     maximum was, and reading one from there
   conv2d, conv2d_input_grad, conv2d_weight_grad
                                     convolution, bilinear in (x, w), and its two gradients
+
+conv2d is a primitive rather than a composite because it measured as fast and reads better: one
+node in the graph instead of seven. Per SGD step of a digits / MNIST-shaped CNN: as a primitive
+2.5 / 36-38 ms; as windows (a primitive pair) times `linear` 2.4 / 38-39 ms; composed from the
+primitives that existed before it (pad, a slice and a matmul per kernel offset) ~5x slower.
 """
 from collections import namedtuple
 

@@ -450,3 +450,21 @@ def test_errors_name_the_op_and_shapes_with_torchs_exception_type(case):
 def test_unsupported_padding_mode_is_a_clear_error():
     with pytest.raises(NotImplementedError, match="padding_mode='zeros'"):
         sg.nn.Conv2d(2, 2, 3, padding_mode="reflect")
+
+
+def test_gradcheck_graph_passes_a_cnn_node_by_node():
+    """Every conv and pooling node's rules agree with finite differences of that node alone."""
+    rng = np.random.default_rng(14)
+    x = helpers.leaf(rng.standard_normal((2, 2, 6, 6)))
+    # small weights keep tanh unsaturated: saturated values tie, and a max of ties has no derivative
+    w = helpers.leaf(rng.standard_normal((3, 2, 3, 3)) * 0.2)
+    b = helpers.leaf(rng.standard_normal(3))
+
+    def cnn(x, w, b):
+        y = F.conv2d(x, w, b, padding=1, stride=(1, 2)).tanh()   # tanh, not relu: no ties at 0
+        y = F.max_pool2d(y, 3, stride=1, padding=1)
+        return F.avg_pool2d(y, 2, padding=1, count_include_pad=False).sum()
+
+    report = sg.gradcheck_graph(cnn, [x, w, b])
+    assert report.ok, str(report)
+    assert [c.op for c in report.checks][:4] == ["conv2d", "tanh", "max_pool2d", "window_sum"]

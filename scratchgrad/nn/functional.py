@@ -169,10 +169,12 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
                          f"groups={groups} expects {in_per_group * groups}")
     if bias is not None:
         bias = as_tensor(bias)
-        if bias.shape != (out_channels,) or bias.dtype != weight.dtype:
-            raise ShapeError(f"conv2d: bias must be 1-D with {out_channels} elements (out_channels) "
-                             f"of dtype {weight.dtype}, got shape {describe_shape(bias.shape)} "
-                             f"({bias.dtype})")
+        if bias.shape != (out_channels,):
+            raise ShapeError(f"conv2d: bias must be 1-D with {out_channels} elements (out_channels), "
+                             f"got shape {describe_shape(bias.shape)}")
+        if bias.dtype != weight.dtype:
+            raise DTypeError(f"conv2d: bias ({bias.dtype}) must have the weight's dtype "
+                             f"({weight.dtype})")
     stride = _pair("conv2d", "stride", stride, 1)
     dilation = _pair("conv2d", "dilation", dilation, 1)
     padding = _conv_padding(padding, tuple(kernel), stride, dilation)
@@ -186,8 +188,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 def _pool_window(op, x, kernel_size, stride, padding, dilation, ceil_mode):
     """The window of a pooling op, its padding widened at the end where ceil_mode needs it."""
     kernel = _pair(op, "kernel_size", kernel_size, 1)
-    stride = kernel if stride is None or (isinstance(stride, (tuple, list)) and not stride) \
-        else _pair(op, "stride", stride, 1)
+    if stride is None or (isinstance(stride, (tuple, list)) and not stride):  # PyTorch accepts []
+        stride = kernel
+    stride = _pair(op, "stride", stride, 1)
     padding = _pair(op, "padding", padding, 0)
     dilation = _pair(op, "dilation", dilation, 1)
     if any(p > k // 2 for p, k in zip(padding, kernel)):
