@@ -286,7 +286,8 @@ def _conv2d_input_grad(g, w, shape, window, groups):
 def _conv2d_flipped(g, w, window, groups):
     """With stride 1 the transposed convolution is a convolution: of g, padded so that each input
     pixel sees every output pixel whose window held it, by the kernel flipped, in and out channels
-    swapped. Its one matmul sums what kh·kw strided adds would (measured 1.2-3.5x faster)."""
+    swapped. Its one matmul sums what kh·kw strided adds would: 7-9 % off an MNIST-shaped CNN
+    step (within noise on 8×8 digits)."""
     o, cg, kh, kw = w.shape
     flipped = w.reshape(groups, o // groups, cg, kh, kw).transpose(0, 2, 1, 3, 4).reshape(
         groups * cg, o // groups, kh, kw)[:, :, ::-1, ::-1]
