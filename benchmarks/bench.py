@@ -9,6 +9,8 @@ Workloads:
      (each library runs in a fresh subprocess, so that peak RSS is its own)
   3. big matmul: (A @ B).sum().backward() with 1024x1024 float32 A and B
   4-6. training XOR, digits and MNIST-shaped MLPs (benchmarks/training.py)
+  7-8. one SGD step of a digits CNN and of an MNIST-shaped CNN (benchmarks/training.py); their
+       NumPy column is the step's matrix products alone, timed on their own: the BLAS floor
 
 Every timing is the best of several repeats (time.perf_counter). The script prints one table with
 absolute times, ratios and PASS/MISS per target, and checks that scratchgrad's gradients match
@@ -49,6 +51,10 @@ MATMUL_VS_NUMPY = 1.05
 XOR_VS_TORCH = 0.5
 DIGITS_VS_TORCH = 0.6
 MNIST_VS_TORCH = 1.1
+# CNN steps (PyTorch on this machine when set: digits CNN 1.9-2.2 ms, MNIST-shaped CNN 23-26 ms).
+DIGITS_CNN_VS_TORCH = 1.5
+MNIST_CNN_VS_TORCH = 2.0
+CNN_STEPS = {"digits": 20, "mnist": 10}   # steps per timed run
 
 
 # ---------------------------------------------------------------- helpers
@@ -288,6 +294,29 @@ def bench_training(sg, torch, repeats):
     return rows, checks
 
 
+# ---------------------------------------------------------------- workloads 7-8: CNN steps
+
+def bench_cnns(sg, torch, repeats):
+    """One SGD step of each CNN (benchmarks/training.py), with its matrix products alone."""
+    rows, checks = [], []
+    for number, name, spec, target in (
+            (7, "digits", training.DIGITS_CNN, DIGITS_CNN_VS_TORCH),
+            (8, "mnist", training.MNIST_CNN, MNIST_CNN_VS_TORCH)):
+        sg_s, pt_s, ok, losses = training.bench_cnn(sg, torch, repeats, spec, CNN_STEPS[name])
+        blas_s = training.cnn_matmul_seconds(spec, repeats * 3)
+        label = "digits CNN" if name == "digits" else "MNIST-shaped CNN"
+        rows.append(Row(f"{number} {label} SGD step (batch 64)", "ms", sg_s * 1e3, pt_s * 1e3,
+                        blas_s * 1e3, f"<= {target}x PyTorch", sg_s <= target * pt_s))
+        checks.append((f"{label}: final loss", ok, *losses))
+    return rows, checks
+
+
+def print_blas_shares(rows):
+    """What share of each CNN step the matrix products alone take (NumPy column / scratchgrad)."""
+    shares = [f"{r.metric.split(' SGD')[0][2:]} {r.numpy / r.sg:.0%}" for r in rows]
+    print(f"\nMatrix products' share of a CNN step (the BLAS floor): {', '.join(shares)}")
+
+
 def close(x, y):
     """float32 sums of 1,024 terms: relative tolerance, absolute floor scaled to the values."""
     return np.allclose(x, y, rtol=1e-4, atol=1e-4 * float(np.abs(y).max()))
@@ -407,9 +436,12 @@ def main():
     matmul_rows, matmul_check = bench_matmul(sg, torch, repeats)
     progress("workloads 4-6: training small networks")
     training_rows, training_checks = bench_training(sg, torch, repeats)
-    rows = per_op_rows + deep_rows + matmul_rows + training_rows
-    checks = [per_op_check, deep_check, matmul_check, *training_checks]
+    progress("workloads 7-8: CNN training steps")
+    cnn_rows, cnn_checks = bench_cnns(sg, torch, repeats)
+    rows = per_op_rows + deep_rows + matmul_rows + training_rows + cnn_rows
+    checks = [per_op_check, deep_check, matmul_check, *training_checks, *cnn_checks]
     print_table(rows)
+    print_blas_shares(cnn_rows)
     print_checks(checks)
     missed = [r.metric for r in rows if r.passed is False]
     wall_s = time.perf_counter() - start

@@ -1,6 +1,7 @@
 """Neural-network building blocks: modules, layers, losses, initialisation (PyTorch's torch.nn)."""
 
 from scratchgrad.nn import functional, init
+from scratchgrad.nn.conv import AvgPool2d, Conv2d, MaxPool2d
 from scratchgrad.nn.layers import (
     GELU,
     Dropout,
@@ -27,11 +28,16 @@ from scratchgrad.nn.losses import (
     NLLLoss,
 )
 from scratchgrad.nn.module import IncompatibleKeys, Module, Parameter, StateDictError
+from scratchgrad.nn.normalization import BatchNorm1d, BatchNorm2d
 
 __all__ = [
     "GELU",
+    "AvgPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "Conv2d",
     "CrossEntropyLoss",
     "Dropout",
     "Embedding",
@@ -44,6 +50,7 @@ __all__ = [
     "Linear",
     "LogSoftmax",
     "MSELoss",
+    "MaxPool2d",
     "Module",
     "ModuleList",
     "NLLLoss",

@@ -7,9 +7,10 @@ import warnings
 
 import numpy as np
 
+from scratchgrad import convolution as C
 from scratchgrad import dtypes, factories
 from scratchgrad import primitives as P
-from scratchgrad.autograd import apply
+from scratchgrad.autograd import apply, no_grad
 from scratchgrad.errors import DTypeError, ShapeError, ValueRangeError, describe_shape
 from scratchgrad.ops import (
     as_tensor,
@@ -27,9 +28,10 @@ from scratchgrad.ops import (
 from scratchgrad.tensor import Tensor
 
 __all__ = [
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout",
-    "embedding", "gelu", "l1_loss", "layer_norm", "leaky_relu", "linear", "log_softmax",
-    "mse_loss", "nll_loss", "relu", "sigmoid", "softmax", "softplus", "tanh",
+    "avg_pool2d", "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+    "conv2d", "cross_entropy", "dropout", "embedding", "gelu", "l1_loss", "layer_norm",
+    "leaky_relu", "linear", "log_softmax", "max_pool2d", "mse_loss", "nll_loss", "relu",
+    "sigmoid", "softmax", "softplus", "tanh",
 ]
 
 
@@ -96,6 +98,231 @@ def embedding(indices, weight, padding_idx=None):
         keep = Tensor._wrap((indices.data != padding_idx)[..., None])
         rows = where(keep, rows, rows.detach())
     return rows
+
+
+# ---------------------------------------------------------------- convolution and pooling
+# Argument checks and PyTorch's argument forms here; the maths is in scratchgrad/convolution.py.
+
+def _pair(op, name, value, minimum):
+    """An int or a pair of ints (PyTorch's two forms) as a pair, each at least `minimum`."""
+    pair = (value, value) if isinstance(value, (int, np.integer)) else value
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+        raise ValueRangeError(f"{op}: expected {name} to be an int or a pair of ints, got {value!r}")
+    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in pair):
+        raise TypeError(f"{op}: {name} must be ints, got {value!r}")
+    if min(pair) < minimum:
+        sign = "positive" if minimum == 1 else "non-negative"
+        raise ValueRangeError(f"{op}: {name} must be {sign}, got {value!r}")
+    return tuple(int(v) for v in pair)
+
+
+def _images(op, x):
+    """The input as a batch of images (N, C, H, W); a single (C, H, W) image is a batch of one."""
+    x = as_tensor(x)
+    if x.ndim not in (3, 4):
+        raise ShapeError(f"{op}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape "
+                         f"{describe_shape(x.shape)}")
+    if x.ndim == 3:
+        return x.reshape((1,) + x.shape), True
+    return x, False
+
+
+def _unbatch(out, unbatched):
+    return out.reshape(out.shape[1:]) if unbatched else out
+
+
+def _conv_padding(padding, kernel, stride, dilation):
+    """Padding as ((top, bottom), (left, right)); 'same' pads any odd extra at the bottom/right."""
+    if not isinstance(padding, str):
+        return tuple((p, p) for p in _pair("conv2d", "padding", padding, 0))
+    if padding not in ("same", "valid"):
+        raise ValueRangeError(f"conv2d: padding must be an int, a pair, 'same' or 'valid', "
+                              f"got {padding!r}")
+    if padding == "same" and stride != (1, 1):
+        raise ValueRangeError(f"conv2d: padding='same' needs stride 1, got stride={stride}")
+    totals = [d * (k - 1) if padding == "same" else 0 for k, d in zip(kernel, dilation)]
+    return tuple((total // 2, total - total // 2) for total in totals)
+
+
+def _check_kernel_fits(op, x, window):
+    padded = [n + before + after for n, (before, after) in zip(x.shape[2:], window.padding)]
+    spans = [d * (k - 1) + 1 for k, d in zip(window.kernel, window.dilation)]
+    if any(span > n for span, n in zip(spans, padded)):
+        raise ShapeError(f"{op}: the kernel {describe_shape(window.kernel)} (spanning "
+                         f"{describe_shape(spans)} with dilation) is larger than the padded input "
+                         f"{describe_shape(padded)} of an input of shape {describe_shape(x.shape)}")
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """y[n, o, i, j] = bias[o] + Σ_c,a,b weight[o, c, a, b] · x[n, c, i·s + a·d - p, j·s + b·d - p]
+    (a cross-correlation, as in PyTorch), channels split into `groups` independent convolutions."""
+    x, unbatched = _images("conv2d", input)
+    weight = as_tensor(weight)
+    if weight.ndim != 4:
+        raise ShapeError(f"conv2d: weight must be 4-D (out_channels, in_channels / groups, kH, kW), "
+                         f"got shape {describe_shape(weight.shape)}")
+    if x.dtype.kind != "f" or x.dtype != weight.dtype:
+        raise DTypeError(f"conv2d: input ({x.dtype}) and weight ({weight.dtype}) must have the same "
+                         "floating-point dtype")
+    if not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueRangeError(f"conv2d: groups must be a positive int, got {groups!r}")
+    out_channels, in_per_group, *kernel = weight.shape
+    if out_channels % groups:
+        raise ShapeError(f"conv2d: groups={groups} must divide the weight's out_channels, got a "
+                         f"weight of shape {describe_shape(weight.shape)}")
+    if x.shape[1] != in_per_group * groups:
+        raise ShapeError(f"conv2d: input of shape {describe_shape(x.shape)} has {x.shape[1]} "
+                         f"channels, but a weight of shape {describe_shape(weight.shape)} with "
+                         f"groups={groups} expects {in_per_group * groups}")
+    if bias is not None:
+        bias = as_tensor(bias)
+        if bias.shape != (out_channels,):
+            raise ShapeError(f"conv2d: bias must be 1-D with {out_channels} elements (out_channels), "
+                             f"got shape {describe_shape(bias.shape)}")
+        if bias.dtype != weight.dtype:
+            raise DTypeError(f"conv2d: bias ({bias.dtype}) must have the weight's dtype "
+                             f"({weight.dtype})")
+    stride = _pair("conv2d", "stride", stride, 1)
+    dilation = _pair("conv2d", "dilation", dilation, 1)
+    padding = _conv_padding(padding, tuple(kernel), stride, dilation)
+    window = C.Window(tuple(kernel), stride, padding, dilation)
+    _check_kernel_fits("conv2d", x, window)
+    args = (x.data, weight.data, None if bias is None else bias.data)
+    out = apply(C.conv2d, (x, weight, bias), args, {"window": window, "groups": int(groups)})
+    return _unbatch(out, unbatched)
+
+
+def _pool_window(op, x, kernel_size, stride, padding, dilation, ceil_mode):
+    """The window of a pooling op, its padding widened at the end where ceil_mode needs it."""
+    kernel = _pair(op, "kernel_size", kernel_size, 1)
+    if stride is None or (isinstance(stride, (tuple, list)) and not stride):  # PyTorch accepts []
+        stride = kernel
+    stride = _pair(op, "stride", stride, 1)
+    padding = _pair(op, "padding", padding, 0)
+    dilation = _pair(op, "dilation", dilation, 1)
+    if any(p > k // 2 for p, k in zip(padding, kernel)):
+        raise ValueRangeError(f"{op}: padding {describe_shape(padding)} must be at most half the "
+                              f"kernel size {describe_shape(kernel)}")
+    sizes, extras = [], []
+    for n, k, s, p, d in zip(x.shape[2:], kernel, stride, padding, dilation):
+        span = n + 2 * p - d * (k - 1) - 1
+        size = (-(-span // s) if ceil_mode else span // s) + 1
+        if ceil_mode and (size - 1) * s >= n + p:  # the last window must start inside the input
+            size -= 1
+        sizes.append(size)
+        extras.append(max(0, (size - 1) * s + d * (k - 1) + 1 - (n + 2 * p)))
+    if min(sizes) < 1:
+        raise ShapeError(f"{op}: input of shape {describe_shape(x.shape)} is too small for kernel "
+                         f"{describe_shape(kernel)} with padding {describe_shape(padding)} and "
+                         f"dilation {describe_shape(dilation)}: the output would be "
+                         f"{describe_shape(sizes)}")
+    padding = tuple((p, p + extra) for p, extra in zip(padding, extras))
+    return C.Window(kernel, stride, padding, dilation)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """The largest element of each window (padding counts as -inf). Its gradient goes to that
+    element; on a tie, to the first in the window, row by row, as in PyTorch."""
+    x, unbatched = _images("max_pool2d", input)
+    window = _pool_window("max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode)
+    out = apply(C.max_pool2d, (x,), (x.data,), {"window": window})
+    if not return_indices:
+        return _unbatch(out, unbatched)
+    return _unbatch(out, unbatched), _unbatch(_flat_indices(x, out, window), unbatched)
+
+
+def _flat_indices(x, out, window):
+    """Where each window's maximum lies in its (H, W) plane, as PyTorch's row-major flat index."""
+    masks = C.first_max_masks(x.data, out.data, window)
+    offset = sum(k * mask for k, mask in enumerate(masks)).transpose(0, 3, 1, 2)  # (N, C, Ho, Wo)
+    kw, (sh, sw), (dh, dw) = window.kernel[1], window.stride, window.dilation
+    (top, _), (left, _) = window.padding
+    ho, wo = offset.shape[2:]
+    rows = np.arange(ho)[:, None] * sh + offset // kw * dh - top
+    cols = np.arange(wo) * sw + offset % kw * dw - left
+    return Tensor._wrap((rows * x.shape[3] + cols).astype(dtypes.int64))
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    """The mean of each window: its sum over kh·kw (padding zeros included unless
+    count_include_pad=False; ceil_mode's extra windows never count what lies past the padding)."""
+    x, unbatched = _images("avg_pool2d", input)
+    window = _pool_window("avg_pool2d", x, kernel_size, stride, padding, 1, ceil_mode)
+    if divisor_override is not None and divisor_override <= 0:
+        raise ValueRangeError(f"avg_pool2d: divisor_override must be positive, got {divisor_override}")
+    sums = apply(C.window_sum, (x,), (x.data,), {"window": window})
+    divisor = _pool_divisor(x.shape, window, count_include_pad, divisor_override)
+    if x.dtype.kind != "f":  # integers: a truncated mean, as in PyTorch
+        out = Tensor._wrap((sums.data / divisor).astype(x.dtype))
+    else:
+        out = sums / Tensor._wrap(np.asarray(divisor, dtype=x.dtype))
+    return _unbatch(out, unbatched)
+
+
+def _pool_divisor(shape, window, count_include_pad, divisor_override):
+    """What each window's sum is divided by: a number, or one per output pixel (Ho, Wo)."""
+    if divisor_override is not None:
+        return divisor_override
+    (top, bottom), (left, right) = window.padding
+    if top == bottom == left == right == 0 or (count_include_pad and top == bottom and left == right):
+        return window.kernel[0] * window.kernel[1]
+    # Count, per window, the cells that are input (or declared padding): a window sum of ones.
+    h, w = shape[2:]
+    if count_include_pad:
+        h, w = h + 2 * top, w + 2 * left
+        counted = window._replace(padding=((0, bottom - top), (0, right - left)))
+    else:
+        counted = window
+    return C.window_sum.forward(np.ones((1, 1, h, w)), counted)[0, 0]
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5):
+    """(x - mean) / √(var + eps) per channel (axis 1), then · weight + bias. Training uses the
+    batch's mean and biased variance, and moves running_mean/var towards the batch's mean and
+    unbiased variance by `momentum`; otherwise the running statistics are used."""
+    x = as_tensor(input)
+    if x.ndim < 2:
+        raise ShapeError(f"batch_norm: expected an input with a channel dimension (N, C, ...), got "
+                         f"shape {describe_shape(x.shape)}")
+    channels = x.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != (channels,):
+            raise ShapeError(f"batch_norm: input of shape {describe_shape(x.shape)} has {channels} "
+                             f"channels, but {name} has shape {describe_shape(t.shape)}")
+    if not training and (running_mean is None or running_var is None):
+        raise ValueError("batch_norm: evaluation (training=False) needs running_mean and running_var")
+    axes = (0, *range(2, x.ndim))
+    per_channel = (1, channels) + (1,) * (x.ndim - 2)
+    if training:
+        count = x.size // channels if channels else 0
+        if count <= 1:
+            raise ValueRangeError(f"batch_norm: expected more than 1 value per channel when "
+                                  f"training, got input of shape {describe_shape(x.shape)}")
+        mean = x.mean(axes, keepdims=True)
+        centred = x - mean
+        variance = (centred * centred).mean(axes, keepdims=True)
+        out = centred * (variance + eps) ** -0.5
+        if running_mean is not None:
+            with no_grad():
+                _move_towards(running_mean, mean.data.reshape(-1), momentum)
+                _move_towards(running_var, variance.data.reshape(-1) * (count / (count - 1)), momentum)
+    else:
+        mean = np.reshape(running_mean.data, per_channel).astype(x.dtype)
+        scale = 1 / np.sqrt(np.reshape(running_var.data, per_channel).astype(x.dtype) + eps)
+        out = (x - Tensor._wrap(mean)) * Tensor._wrap(scale.astype(x.dtype))
+    if weight is not None:
+        out = out * weight.reshape(per_channel)
+    return out if bias is None else out + bias.reshape(per_channel)
+
+
+def _move_towards(running, value, momentum):
+    """running ← (1 - momentum)·running + momentum·value, in place (state dicts share the array)."""
+    running.data *= 1 - momentum
+    running.data += momentum * value.astype(running.dtype)
 
 
 # ---------------------------------------------------------------- losses
