@@ -106,11 +106,10 @@ class Primitive:
 class Node:
     """How a tensor was made: the op, its inputs (Tensors or constants) and params.
 
-    After a backward, `grad` holds the gradient that reached the node's output and
-    `summed` the inputs whose gradient broadcasting summed to a smaller shape (for sg.viz);
-    both are unset until then, so making a node costs nothing for them.
+    After a backward through a small graph, `grad` holds the gradient that reached the
+    node's output (for sg.viz); it is unset until then, so making a node costs nothing for it.
     """
-    __slots__ = ("__weakref__", "args", "grad", "inputs", "op", "params", "seq", "summed")
+    __slots__ = ("__weakref__", "args", "grad", "inputs", "op", "params", "seq")
 
     def __init__(self, op, inputs, args, params):
         self.op = op
@@ -404,12 +403,15 @@ def _watched_rule(rule, t, i, watchers):
     return watched
 
 
+# node -> {input index: the shape its gradient had before broadcasting was summed away}, for
+# sg.viz. Kept beside the nodes, not in them: a Node with one more slot is a size class bigger,
+# which measurably slows every op.
+summed_notes = weakref.WeakKeyDictionary()
+
+
 def _note_summed(node, i, shape):
     """Record that input i's gradient arrived with `shape` and was summed to the input's."""
-    summed = getattr(node, "summed", None)
-    if summed is None:
-        summed = node.summed = {}
-    summed[i] = shape
+    summed_notes.setdefault(node, {})[i] = shape
 
 
 def _deliver(x, g, grads, capture, shared):

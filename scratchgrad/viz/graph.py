@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scratchgrad.autograd import graph_in_reverse_order
+from scratchgrad.autograd import graph_in_reverse_order, summed_notes
 from scratchgrad.errors import describe_shape
 from scratchgrad.sites import site_of
 from scratchgrad.tensor import Tensor
@@ -38,7 +38,7 @@ class Step:
     @property
     def summed(self):
         """{input index: the shape its gradient had before broadcasting was summed away}."""
-        return {} if self.node is None else getattr(self.node, "summed", None) or {}
+        return {} if self.node is None else summed_notes.get(self.node, {})
 
     @property
     def site(self):
