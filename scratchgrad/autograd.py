@@ -104,12 +104,8 @@ class Primitive:
 
 
 class Node:
-    """How a tensor was made: the op, its inputs (Tensors or constants) and params.
-
-    After a backward through a small graph, `grad` holds the gradient that reached the
-    node's output (for sg.viz); it is unset until then, so making a node costs nothing for it.
-    """
-    __slots__ = ("__weakref__", "args", "grad", "inputs", "op", "params", "seq")
+    """How a tensor was made: the op, its inputs (Tensors or constants) and params."""
+    __slots__ = ("__weakref__", "args", "inputs", "op", "params", "seq")
 
     def __init__(self, op, inputs, args, params):
         self.op = op
@@ -296,8 +292,20 @@ def graph_in_reverse_order(roots, freed_ok=False):
     return [found[seq] for seq in sorted(found, reverse=True)]
 
 
-# sg.viz shows each node's gradient after a backward through a graph of at most this many nodes.
+# What backward leaves for sg.viz and the graph-growth check. Kept beside the nodes, not in
+# them: a Node with one more slot is a size class bigger, which measurably slows every op and
+# the garbage collector's walks over big graphs.
+#   kept_gradients: root node -> {node.seq: the gradient that reached that node} for the last
+#       backward from that root through a graph of at most KEEP_GRADIENTS_UP_TO nodes (bigger
+#       graphs would cost time and memory, and are not read node by node anyway). Keyed weakly
+#       by the root and holding no nodes, so an entry goes when the root's tensor does;
+#   summed_notes: node -> {input index: the shape its gradient had before broadcasting was
+#       summed away};
+#   backward_roots: the nodes whose output a backward started from (used losses).
 KEEP_GRADIENTS_UP_TO = 2000
+kept_gradients = weakref.WeakKeyDictionary()
+summed_notes = weakref.WeakKeyDictionary()
+backward_roots = weakref.WeakSet()
 
 
 def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
@@ -312,15 +320,15 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
     # ids of arrays that someone else may hold: the caller's gradients, and those already
     # stored as a leaf's .grad (a rule like add's hands the same g to both its inputs).
     shared = {id(g) for g in root_grads}
+    kept = {} if len(order) <= KEEP_GRADIENTS_UP_TO else None
     for root, g in zip(roots, root_grads):
         if root.grad_fn is not None:
-            root.grad_fn.grad = g  # marks a used loss for sg.viz and growth.check_accumulation
+            backward_roots.add(root.grad_fn)
+            if kept is not None:
+                kept_gradients[root.grad_fn] = kept
         _deliver(root, g, grads, capture, shared)
     watchers = tuple(backward_watchers)
-    # Keeping each node's gradient for sg.viz holds memory and costs a few per cent of a
-    # backward's time, so it is done for graphs small enough to be read node by node.
-    keep = len(order) <= KEEP_GRADIENTS_UP_TO
-    watched = keep or capture is not None or len(retaining_grad) > 0 or len(watchers) > 0
+    watched = kept is not None or capture is not None or len(retaining_grad) > 0 or len(watchers) > 0
     watch_growth(order)
     for watcher in watchers:
         watcher.begin(order)
@@ -332,7 +340,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
                 continue
             rules = node.op.vjps
             if watched:
-                rules = _watch(t, g, rules, keep, capture, shared, watchers)
+                rules = _watch(t, g, rules, kept, capture, shared, watchers)
             if create_graph:
                 values, ans = node.inputs, t
             else:
@@ -367,12 +375,12 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
                 node.args = None
 
 
-def _watch(t, g, rules, keep, capture, shared, watchers):
+def _watch(t, g, rules, kept, capture, shared, watchers):
     """A non-leaf tensor's total gradient is known: keep it for sg.viz, give it to sg.grad,
     retain_grad and the watchers; returns the rules to run (wrapped so that watchers see
     what each returns)."""
-    if keep:
-        t.grad_fn.grad = g
+    if kept is not None:  # the values only: a create_graph gradient's graph could hold the root
+        kept[t.grad_fn.seq] = g.data if isinstance(g, Tensor) else g
     if capture is not None:
         if id(t) in capture:
             capture[id(t)] = g
@@ -403,10 +411,13 @@ def _watched_rule(rule, t, i, watchers):
     return watched
 
 
-# node -> {input index: the shape its gradient had before broadcasting was summed away}, for
-# sg.viz. Kept beside the nodes, not in them: a Node with one more slot is a size class bigger,
-# which measurably slows every op.
-summed_notes = weakref.WeakKeyDictionary()
+def kept_gradient(node):
+    """The gradient that reached node in the last backward that kept it (or None)."""
+    for kept in kept_gradients.values():
+        g = kept.get(node.seq)
+        if g is not None:
+            return g
+    return None
 
 
 def _note_summed(node, i, shape):

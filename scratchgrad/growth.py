@@ -18,6 +18,7 @@ at the first node, so a loss read after its own backward costs one attribute loo
 import warnings
 import weakref
 
+from scratchgrad import autograd
 from scratchgrad.errors import user_stacklevel
 
 # Warn when this many successive backward passes start from the same node and each is bigger.
@@ -61,7 +62,7 @@ def _growing_graph_message(oldest, passes, size):
 def check_accumulation(t):
     """Warn if t is a running total of losses that backward() already used (`total += loss`)."""
     node = t.grad_fn
-    if node is None or getattr(node, "grad", None) is not None or "accumulation" in _warned:
+    if node is None or node in autograd.backward_roots or "accumulation" in _warned:
         return
     used_losses = 0
     while node is not None and node.op.name == "add" and used_losses < 2:
@@ -71,8 +72,8 @@ def check_accumulation(t):
             producer = getattr(x, "grad_fn", None)
             if producer is None:
                 continue
-            if getattr(producer, "grad", None) is not None and x.data.size == 1:
-                found = True    # a one-element tensor that went through backward: a used loss
+            if producer in autograd.backward_roots and x.data.size == 1:
+                found = True    # a one-element tensor a backward started from: a used loss
             else:
                 earlier = producer
         if not found:

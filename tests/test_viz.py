@@ -273,3 +273,26 @@ def test_a_custom_functions_rule_is_its_backward():
     text = traced(Cube.apply(x).backward)
     assert "∂/∂x_0 from Cube.backward (your code): g·3x²" in text
     assert "-> leaf0 gets () = 12." in text
+
+
+def test_kept_gradients_go_with_their_graph():
+    import gc
+    import weakref
+
+    x = leaf([1.0, 2.0])
+    y = (x.exp() * x).sum()
+    (g,) = sg.grad(y, x, create_graph=True)   # gradients that have graphs of their own
+    g.sum().backward()
+    root = weakref.ref(y.grad_fn)
+    assert root() in autograd.kept_gradients
+    del y, g
+    gc.collect()
+    assert root() is None  # nothing kept for sg.viz holds the graph alive
+
+
+def test_listing_keeps_gradients_across_later_backwards():
+    _, _, z = chain_rule_example()
+    z.backward()
+    other = (leaf(1.0) * 3).sum()
+    other.backward()                          # a second, unrelated backward
+    assert "%1 = add(%0, leaf1)" in sg.viz.format(z) and "grad () = 14." in sg.viz.format(z)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scratchgrad.autograd import graph_in_reverse_order, summed_notes
+from scratchgrad.autograd import graph_in_reverse_order, kept_gradient, summed_notes
 from scratchgrad.errors import describe_shape
 from scratchgrad.sites import site_of
 from scratchgrad.tensor import Tensor
@@ -32,7 +32,7 @@ class Step:
         """The gradient that reached this tensor in the last backward (None if not kept)."""
         if self.node is None:
             return None if self.tensor.grad is None else self.tensor.grad.data
-        g = getattr(self.node, "grad", None)
+        g = kept_gradient(self.node)
         return g.data if isinstance(g, Tensor) else g
 
     @property
