@@ -23,14 +23,22 @@ def accuracy(model, x, y):
 
 
 def train_digits(epochs=40, batch_size=64, lr=1e-3, seed=0, progress=True):
-    """Adam on cross-entropy in mini-batches; returns (model, losses per step, test accuracy)."""
+    """The MLP; returns (model, losses per step, test accuracy)."""
+    return train_classifier(make_model, epochs, batch_size, lr, seed, progress, desc="digits")
+
+
+def train_classifier(make_model, epochs, batch_size, lr, seed=0, progress=True, desc="digits",
+                     prepare=lambda x: x):
+    """Adam on cross-entropy in mini-batches over the digits (inputs passed through prepare);
+    returns (model, losses per step, test accuracy)."""
     sg.manual_seed(seed)
     x_train, y_train, x_test, y_test = sg.data.load_digits(seed=seed)
+    x_train, x_test = prepare(x_train), prepare(x_test)
     model = make_model()
     optimizer = sg.optim.Adam(model.parameters(), lr=lr)
     loader = sg.data.DataLoader((x_train, y_train), batch_size=batch_size, shuffle=True, seed=seed)
     losses = []
-    bar = tqdm(range(epochs), desc="digits", disable=not progress, leave=False)
+    bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
     for _ in bar:
         model.train()
         for xb, yb in loader:
