@@ -10,19 +10,26 @@ backward time grow without bound while the numbers still look fine:
 
 The first two show in backward: successive backward passes keep starting from the same oldest
 node while the graph gets bigger. run_backward reports each pass's oldest node and size here,
-which is O(1) per backward. The third never goes through backward; it shows when the running
-total is read (`.item()`, `print`, `+=`): its graph is a chain of additions, each adding a
-one-element tensor that an earlier backward() already used. That is checked only on those reads, and stops
-at the first node, so a loss read after its own backward costs one attribute lookup.
+which is O(1) per backward. The third never goes through backward, and shows two ways:
+- when the running total is read (`.item()`, `print`, `+=`): its graph is a chain of additions,
+  each adding a one-element tensor that an earlier backward() already used. That is checked
+  only on those reads, and stops at the first node, so a loss read after its own backward
+  costs one lookup;
+- in backward, as the number of tensors that backward() started from and that are still alive
+  (a set's length, O(1)): in a correct loop the previous loss dies when `loss` is reassigned,
+  while a running total of loss tensors (or a list of them) keeps every one alive.
 """
+import gc
 import warnings
 import weakref
 
 from scratchgrad import autograd
 from scratchgrad.errors import user_stacklevel
 
-# Warn when this many successive backward passes start from the same node and each is bigger.
+# Warn when this many successive backward passes start from the same node and each is bigger,
+# or when this many tensors that backward() started from are alive at once.
 GROWING_BACKWARDS = 4
+ALIVE_USED_LOSSES = 8
 
 
 class GraphGrowthWarning(UserWarning):
@@ -33,11 +40,14 @@ _warned = set()   # the kinds already warned about: each warning is given once p
 _oldest = None    # weak reference to the oldest node of the last backward
 _size = 0         # how many nodes that backward went through
 _growing = 0      # how many successive backwards started from that node, each bigger
+_alive_check_at = ALIVE_USED_LOSSES  # doubled when a count turns out to be uncollected garbage
 
 
 def watch_growth(order):
     """Called once per backward with its nodes (newest first): note the oldest and the size."""
     global _oldest, _size, _growing
+    if len(autograd.backward_roots) >= _alive_check_at and "alive" not in _warned:
+        _check_alive_losses()
     if not order or "backward" in _warned:
         return
     oldest = order[-1].grad_fn
@@ -48,6 +58,20 @@ def watch_growth(order):
     else:
         _oldest, _growing = weakref.ref(oldest), 1
     _size = len(order)
+
+
+def _check_alive_losses():
+    """Many used losses alive at once: kept on purpose, or garbage not yet collected? Collect
+    (once per doubling of the count, so this stays rare) and warn if they survive."""
+    global _alive_check_at
+    gc.collect()
+    alive = len(autograd.backward_roots)
+    if alive < ALIVE_USED_LOSSES:
+        _alive_check_at *= 2
+        return
+    _warn("alive", f"{alive} tensors that backward() already started from are still alive, each "
+                   "keeping its whole graph. A running total (`total = total + loss`) or a list "
+                   "of loss tensors? Keep numbers instead: `loss.item()` (or `loss.detach()`).")
 
 
 def _growing_graph_message(oldest, passes, size):
@@ -95,6 +119,7 @@ def _warn(kind, message):
 
 def reset():
     """Forget what was warned about and seen (for tests)."""
-    global _oldest, _size, _growing
+    global _oldest, _size, _growing, _alive_check_at
     _warned.clear()
     _oldest, _size, _growing = None, 0, 0
+    _alive_check_at = ALIVE_USED_LOSSES

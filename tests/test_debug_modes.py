@@ -210,6 +210,50 @@ def test_growth_warning_for_a_loss_summed_as_a_tensor():
     assert f"test_debug_modes.py:{caught[0].lineno}" in (line_of("# the bug"), line_of("# growth noticed"))
 
 
+@pytest.mark.parametrize("keep", ["total = total + loss", "losses.append(loss)"])
+def test_growth_warning_for_used_losses_kept_alive(keep):
+    w = leaf([1.0, -1.0])
+
+    def training():
+        total, losses = 0, []
+        for step in range(12):
+            loss = ((w - step) ** 2).sum()
+            loss.backward()
+            if keep.startswith("total"):
+                total = total + loss   # never read: only backward can notice
+            else:
+                losses.append(loss)
+
+    caught = growth_warnings(training)
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert "8 tensors that backward() already started from are still alive" in message
+    assert "`loss.item()`" in message
+
+
+def test_no_alive_losses_warning_for_garbage_cycles():
+    """Losses held by reference cycles stay alive until the collector runs: not a leak."""
+    import gc
+
+    class Record:  # a self-referencing record per step: garbage only gc can free
+        def __init__(self, loss):
+            self.loss, self.me = loss, self
+
+    w = leaf([1.0, -1.0])
+
+    def training():
+        for step in range(40):
+            loss = ((w - step) ** 2).sum()
+            loss.backward()
+            Record(loss)
+
+    gc.disable()
+    try:
+        assert growth_warnings(training) == []
+    finally:
+        gc.enable()
+
+
 def test_growth_warning_for_an_update_outside_no_grad():
     x = sg.tensor([[1.0, 0.5], [0.2, 1.0]])
 
