@@ -12,14 +12,14 @@ import re
 from scratchgrad.autograd import per_input
 
 
-def rule_formulas(op, n_inputs=None):
+def rule_formulas(op):
     """One line per input of op: '∂/∂x = g·y', or the rule's docstring, or why there is none."""
     rules = op.vjps
     if isinstance(rules, per_input):
         return [_per_input_text(op, rules, "i")]
     names = _input_names(rules)
     return [f"∂/∂{name} = {_rule_text(rule)}" if rule is not None else f"{name}: no gradient"
-            for name, rule in zip(names, rules)][:n_inputs]
+            for name, rule in zip(names, rules)]
 
 
 def rule_formula(op, i):
@@ -53,7 +53,7 @@ def _rule_text(rule):
     if isinstance(rule, functools.partial):
         rule = rule.func
     if rule.__name__ == "<lambda>":
-        body = _lambda_body(rule)
+        body = lambda_body(rule)
         if body is not None:
             return pretty(body)
     doc = inspect.getdoc(rule)
@@ -68,7 +68,7 @@ def pretty(expression):
     return expression.replace(" * ", "·").replace("np.", "").replace("**", "^")
 
 
-def _lambda_body(fn):
+def lambda_body(fn):
     """The source of a lambda's body, found by parsing the file it was written in."""
     code = fn.__code__
     try:

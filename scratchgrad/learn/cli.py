@@ -11,7 +11,7 @@ import datetime
 import os
 import sys
 
-from scratchgrad.formulas import _lambda_body, pretty, rule_formulas
+from scratchgrad.formulas import lambda_body, pretty, rule_formulas
 from scratchgrad.learn import checker, workspace
 from scratchgrad.learn.ladder import BY_NAME, EXERCISES
 
@@ -124,7 +124,7 @@ def _hint(args, today, say):
 def _solution(args, today, say):
     exercise = BY_NAME[args.name]
     say(f"{exercise.name}: {exercise.maths}")
-    body = _lambda_body(exercise.solution)
+    body = lambda_body(exercise.solution)
     say(f"  backward(g, out, {', '.join(exercise.inputs)}) = {pretty(body)}")
     op = exercise.primitive
     if op is None:

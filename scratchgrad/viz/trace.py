@@ -36,7 +36,7 @@ class trace:
 
     # ---- called by the backward pass (autograd.run_backward)
     def begin(self, order):
-        listing = steps([t for t in order])
+        listing = steps(order)
         self.by_tensor = {id(s.tensor): s for s in listing}
         self.count = 0
         self._print(f"backward through {len(order)} op{'s' if len(order) != 1 else ''}, newest first "
