@@ -1,9 +1,13 @@
 """Small helpers shared by the tests: float64 leaves for both libraries, a closeness check,
-and custom Functions x² with a right and a wrong (factor 2 forgotten) backward."""
+custom Functions x² with a right and a wrong (factor 2 forgotten) backward, and x³."""
 import numpy as np
 import torch
 
 import scratchgrad as sg
+
+# The two float dtypes the PyTorch comparisons run in, by name, in each library.
+SG_DTYPES = {"float64": sg.float64, "float32": sg.float32}
+TORCH_DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
 def leaf(values, dtype=sg.float64):
@@ -44,3 +48,18 @@ class WrongSquare(Square):
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
         return grad * x
+
+
+class Cube(sg.Function):
+    """x³, with a backward written in sg ops so that it can be differentiated again."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x**3
+
+    @staticmethod
+    def backward(ctx, grad):
+        """g·3x²"""
+        (x,) = ctx.saved_tensors
+        return grad * 3 * x**2

@@ -8,10 +8,8 @@ import torch
 import scratchgrad as sg
 from scratchgrad.nn import functional as F
 from tests import helpers
+from tests.helpers import SG_DTYPES, TORCH_DTYPES
 from tests.test_conv import close, raised
-
-SG_DTYPES = {"float64": sg.float64, "float32": sg.float32}
-TORCH_DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 LAYERS = {
     "2d": (lambda nn, **kw: nn.BatchNorm2d(3, **kw), (4, 3, 5, 2)),

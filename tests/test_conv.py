@@ -15,11 +15,10 @@ from hypothesis import strategies as st
 import scratchgrad as sg
 from scratchgrad.nn import functional as F
 from tests import helpers
+from tests.helpers import SG_DTYPES, TORCH_DTYPES
 from tests.test_nn import compare_with_torch, randomize, uniform_bins_ok
 
 TF = torch.nn.functional
-SG_DTYPES = {"float64": sg.float64, "float32": sg.float32}
-TORCH_DTYPES = {"float64": torch.float64, "float32": torch.float32}
 TOLERANCES = {"float64": (1e-9, 1e-11), "float32": (1e-4, 1e-5)}
 
 

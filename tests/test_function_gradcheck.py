@@ -12,23 +12,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import scratchgrad as sg
-from tests.helpers import Square, WrongSquare, close, leaf, tleaf
+from tests.helpers import Cube, Square, WrongSquare, close, leaf, tleaf
 
 # ---------------------------------------------------------------- custom Functions
-
-
-class Cube(sg.Function):
-    """x³, with a backward written in sg ops so that it can be differentiated again."""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x**3
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return grad * 3 * x**2
 
 
 class TorchCube(torch.autograd.Function):

@@ -15,9 +15,8 @@ import scratchgrad as sg
 from scratchgrad.nn import functional as F
 from scratchgrad.nn import init
 from tests import helpers
+from tests.helpers import SG_DTYPES, TORCH_DTYPES
 
-SG_DTYPES = {"float64": sg.float64, "float32": sg.float32}
-TORCH_DTYPES = {"float64": torch.float64, "float32": torch.float32}
 # (rtol, atol) for comparing with PyTorch in each dtype.
 TOLERANCES = {"float64": (1e-9, 1e-11), "float32": (2e-4, 2e-5)}
 

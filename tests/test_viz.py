@@ -9,7 +9,7 @@ import pytest
 import scratchgrad as sg
 from scratchgrad import autograd, primitives
 from scratchgrad.formulas import rule_formula, rule_formulas
-from tests.helpers import Square, leaf
+from tests.helpers import Cube, Square, leaf
 
 HAS_DOT = shutil.which("dot") is not None
 
@@ -257,18 +257,6 @@ def test_every_primitive_has_a_readable_formula():
 
 
 def test_a_custom_functions_rule_is_its_backward():
-    class Cube(sg.Function):
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return x ** 3
-
-        @staticmethod
-        def backward(ctx, g):
-            """g·3x²"""
-            (x,) = ctx.saved_tensors
-            return g * 3 * x ** 2
-
     x = leaf(2.0)
     text = traced(Cube.apply(x).backward)
     assert "∂/∂x_0 from Cube.backward (your code): g·3x²" in text
