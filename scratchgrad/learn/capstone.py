@@ -250,6 +250,11 @@ def _shape_diagnosis(name, got, expected):
         return (f"a transpose: yours has shape {have}, {name}'s transpose's, and {name} is {want}. "
                 "Line up the shapes of the matmul that makes it: which factors, in which order "
                 f"and which of them transposed, multiply out to {want}?")
+    if got.size == expected.size and got.ndim != expected.ndim:
+        same = _close(got.reshape(expected.shape), expected)
+        return (f"{'the right numbers in ' if same else ''}the wrong shape: yours has shape {have} "
+                f"but {name} has shape {want}: a sum that should keep its axis (keepdims=True), "
+                "or one that shouldn't?")
     if _broadcastable(expected.shape, got.shape):
         axes = _extra_axes(expected.shape, got.shape)
         summed = sg.autograd.sum_to(got, expected.shape)
@@ -322,7 +327,7 @@ def check_by_hand(d, prob):
             if not right and not isinstance(d, dict):
                 return Feedback("fail", f"backward must return a dict of gradients, got {_kind(d)}")
             return Feedback("todo", f"{_so_far(right)}; next: d[\"{name}\"] "
-                                    f"({FROM[name]}), still missing", tuple(right))
+                                    f"(from {FROM[name]}), still missing", tuple(right))
         try:
             got = np.asarray(got, dtype=np.float64)
         except (TypeError, ValueError):
@@ -331,7 +336,8 @@ def check_by_hand(d, prob):
         how = diagnose(name, got, expected[name], v, expected)
         if how is not None:
             return Feedback("fail", f"d[\"{name}\"] is the first wrong gradient, in backward order "
-                                    f"({FROM[name]}).\n  {_so_far(right)}.\n  How it is wrong: "
+                                    f"(from {FROM[name]}).\n  {_so_far(right, capital=True)}.\n"
+                                    "  How it is wrong: "
                                     f"{how}", tuple(right), name)
         right.append(name)
     return Feedback("pass", f"all {len(ORDER)} gradients agree with scratchgrad's autograd, from "
@@ -362,11 +368,10 @@ def check_fused(cross_entropy, batchnorm, prob):
     return Feedback(status, f"{summary}\n{lines}")
 
 
-def _so_far(right):
-    if not right:
-        return "none right yet"
-    listed = ", ".join(right)
-    return f"right so far ({len(right)} of {len(ORDER)}): {listed}"
+def _so_far(right, capital=False):
+    text = (f"right so far ({len(right)} of {len(ORDER)}): {', '.join(right)}" if right
+            else "none right yet")
+    return text[0].upper() + text[1:] if capital else text
 
 
 def _kind(value):
@@ -393,7 +398,7 @@ class Capstone:
                 f"Check with\n    scratchgrad learn check {self.name}\nStuck? `scratchgrad learn "
                 f"hint {self.name}` shows the way one step at a time.\n\n"
                 "v, the forward pass: v.x (N, 64) pixels, v.y (N,) labels, the weights v.W1, "
-                "v.bn_gain, v.bn_bias,\nv.W2, v.b2, v.N = 32, and every value the forward below "
+                "v.bn_gain, v.bn_bias,\nv.W2, v.b2, v.N = 32 (and H = 16 hidden units, C = 10 classes), every value the forward below "
                 'computes, by name (v.probs, v.bn_raw, ...).\nAll are read-only NumPy arrays."""\n'
                 f"import numpy as np\n\n\n# The forward the check runs, on NumPy arrays and on scratchgrad "
                 f"tensors (changing it here changes nothing).\n{FORWARD_SOURCE}\n\n{self.stub_body}")

@@ -190,7 +190,9 @@ def _read_only_hint(exc, path, names):
     """A write into one of backward's arguments, which are read-only."""
     crash = _crash(exc, path)
     line = crash.rsplit(": ", 1)[-1] if "\n  at " in crash else ""
-    target = next((n for n in names if re.match(rf"\s*{re.escape(n)}\s*(\[|[-+*/]=)", line)), None)
+    match = next((m for n in names
+                  if (m := re.match(rf"\s*({re.escape(n)}(\.\w+)*)\s*(\[|[-+*/]=)", line))), None)
+    target = match.group(1) if match else None
     what = f"`{target}`" if target else "one of its arguments"
     where = crash[crash.index("\n  at "):] if "\n  at " in crash else ""
     return (f"your backward writes into {what}, but the arrays backward receives are read-only "
