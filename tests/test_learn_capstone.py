@@ -71,8 +71,8 @@ BUGS = [
      "a factor: yours is N = 32 times the right one"),
     ('d["bn_diff"] = d["bn_raw"] * v.bn_var_inv + 2 * v.bn_diff * d["bn_diff2"]',
      'd["bn_diff"] = d["bn_raw"] * v.bn_var_inv', "bn_diff",
-     "a missing path: yours is the gradient through bn_raw alone. bn_diff is used twice in the "
-     "forward (also by bn_diff2)"),
+     ("a missing path: yours is the gradient through bn_raw alone. bn_diff is used twice in the "
+     "forward (also by bn_diff2)")),
     ('d["h_pre_bn"] = d["bn_diff"] + np.ones_like(v.h_pre_bn) * d["bn_mean"] / v.N',
      'd["h_pre_bn"] = d["bn_diff"]', "h_pre_bn", "a missing path: yours is the gradient through bn_diff alone"),
     ('d["W1"] = v.x.T @ d["h_pre_bn"]', 'd["W1"] = 2 * v.x.T @ d["h_pre_bn"]', "W1",
