@@ -76,9 +76,13 @@ def causal_mask(rng, shape):
     return np.broadcast_to(np.tril(np.ones((rows, columns), dtype=bool)), shape).copy()
 
 
-def _softmax(x):
+def softmax(x):
     e = np.exp(x - x.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
+
+
+def onehot(target, classes):
+    return np.eye(classes)[target]
 
 
 ELEMENTWISE_CASES = (((3, 4), (3, 4)), ((5,), (5,)), ((), ()))
@@ -268,14 +272,14 @@ EXERCISES = (
          "Its gradient is softmax(z) - onehot(t) (use the log_softmax result).",
          ("The mean divides by N, and the chain rule multiplies by g (a number here): "
          "∂L/∂logits = g·(softmax(logits) - onehot(target)) / N.")),
-        lambda g, out, logits, target: g * (_softmax(logits) - np.eye(logits.shape[-1])[target])
+        lambda g, out, logits, target: g * (softmax(logits) - onehot(target, logits.shape[-1]))
         / len(target),
         P.softmax_cross_entropy,
         mistakes=(Classic("logits", "your gradient is exactly N = {N} times the right one, in every "
                           "element: the loss is the mean over the batch, not the sum. What does "
                           "the mean do to each sample's share of the loss?",
                           wrong=lambda g, out, logits, target: (g * (
-                              _softmax(logits) - np.eye(logits.shape[-1])[target]),)),)),
+                              softmax(logits) - onehot(target, logits.shape[-1])),)),)),
     Exercise(
         "max", "max over the last axis, with ties",
         "out = x.max(axis=-1). In some rows two elements share the maximum.\nDerive ∂L/∂x, "
