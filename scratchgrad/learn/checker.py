@@ -248,9 +248,10 @@ def _shape_hint(exercise, name, got, want, out_shape):
     text = f"your gradient for `{name}` has shape {describe_shape(got)} but `{name}` has shape {describe_shape(want)}"
     if got == out_shape and _broadcasts(want, got):
         axes = _broadcast_axes(want, got)
-        keep = ", keepdims=True" if len(want) == len(got) else ""
-        return (f"{text}: sum over the broadcast dimensions (g.sum(axis={axes}{keep}) here): "
-                f"`{name}` was used once per position broadcasting copied it to")
+        where = (f"axes {axes}" if isinstance(axes, tuple) else f"axis {axes}") + (
+            ", kept as size 1" if len(want) == len(got) else "")
+        return (f"{text}: sum over the broadcast dimensions ({where} here): `{name}` was used "
+                "once per position broadcasting copied it to, and the gradients of its uses add up")
     if _has_matmul(exercise) and len(got) >= 2 and got[:-2] + got[-2:][::-1] == want:
         return (f"{text}, its transpose's: line up the shapes of the matmul that makes it. "
                 f"Which factors, in which order and which of them transposed, multiply out to "
