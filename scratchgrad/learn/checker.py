@@ -97,14 +97,19 @@ def _check_capstone(exercise, functions, path):
 
 def _crash(exc, path):
     """'ValueError: ... at file.py:12: the line', pointing at the learner's own code."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    frames = ([f for f in frames if os.path.abspath(f.filename) == os.path.abspath(path)] if path
-              else frames[-1:])  # a function handed to check() directly: where it raised
-    where = ""
-    if frames:
-        f = frames[-1]
-        where = f"\n  at {os.path.basename(f.filename)}:{f.lineno}: {(f.line or '').strip()}"
+    frame = _learners_frame(exc, path)
+    where = (f"\n  at {os.path.basename(frame.filename)}:{frame.lineno}: {(frame.line or '').strip()}"
+             if frame else "")
     return f"{type(exc).__name__}: {exc}{where}"
+
+
+def _learners_frame(exc, path):
+    """The innermost frame of the learner's file (of the traceback, for a function handed to
+    check() directly), or None."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if path:
+        frames = [f for f in frames if os.path.abspath(f.filename) == os.path.abspath(path)]
+    return frames[-1] if frames else None
 
 
 # ---------------------------------------------------------------- checking
@@ -188,13 +193,14 @@ def describe(answer):
 
 def _read_only_hint(exc, path, names):
     """A write into one of backward's arguments, which are read-only."""
-    crash = _crash(exc, path)
-    line = crash.rsplit(": ", 1)[-1] if "\n  at " in crash else ""
+    frame = _learners_frame(exc, path)
+    line = (frame.line or "") if frame else ""
     match = next((m for n in names
                   if (m := re.match(rf"\s*({re.escape(n)}(\.\w+)*)\s*(\[|[-+*/]=)", line))), None)
     target = match.group(1) if match else None
     what = f"`{target}`" if target else "one of its arguments"
-    where = crash[crash.index("\n  at "):] if "\n  at " in crash else ""
+    crash = _crash(exc, path)
+    where = crash[crash.index("\n  at "):] if frame else ""
     return (f"your backward writes into {what}, but the arrays backward receives are read-only "
             f"(the check uses them too){where}\n  work on a copy of your own (y = {target or 'x'}"
             ".copy()), or build the new array in one go with np.where(condition, this, that)")
