@@ -89,13 +89,18 @@ import numpy as np
 {exercise.forward_source}
 
 def backward(g, out, {", ".join(exercise.inputs)}):
-    """Return {returns}: the gradient of the loss L with respect to {" and ".join(exercise.wrt)}.
+    """Return {returns}: the gradient of the loss L with respect to {_listed(exercise.wrt)}.
 
     g is ∂L/∂out (it has out's shape), out is forward's result, and the inputs are as given to
     forward. Each gradient must have the shape of its input.{constants}
     """
     raise NotImplementedError("derive it on paper first, then write it here")
 '''
+
+
+def _listed(names):
+    """a, b and c"""
+    return " and ".join(names) if len(names) < 3 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def start(directory=DEFAULT_DIR):
