@@ -187,13 +187,14 @@ def test_broadcast_mode_as_function_and_context_manager():
         sg.set_broadcast_mode("strict")
 
 
-def test_networks_train_under_strict_broadcasting():
-    """scratchgrad's own layers and losses never broadcast across ranks."""
+@pytest.mark.parametrize("mode", ["raise", "raise-rank"])
+def test_networks_train_under_strict_broadcasting(mode):
+    """scratchgrad's own layers and losses never grow a broadcast, nor broadcast across ranks."""
     sg.manual_seed(0)
     model = sg.nn.Sequential(sg.nn.Linear(4, 8), sg.nn.ReLU(), sg.nn.LayerNorm(8), sg.nn.Linear(8, 3))
     opt = sg.optim.Adam(model.parameters())
     x, y = sg.randn(16, 4), sg.randint(0, 3, (16,))
-    with sg.set_broadcast_mode("raise"):
+    with sg.set_broadcast_mode(mode):
         for _ in range(2):
             loss = sg.nn.functional.cross_entropy(model(x), y) + model(x).softmax(-1).var()
             opt.zero_grad()
