@@ -169,12 +169,16 @@ def _softmax_cross_entropy(x, p):
     return -np.sum(np.where(p == 0, 0, terms), axis=-1)  # 0·log 0 counts as 0, not NaN
 
 
-# One primitive for the hottest loss: one node instead of a dozen, and a one-line derivative,
-# -p + softmax(x)·Σp for the logits (softmax(x) - onehot for a plain class target).
+def _softmax_cross_entropy_grad(g, ans, x, p):
+    """g·(softmax(x) − p): softmax − one-hot, p being the one-hot target (softmax(x)·Σp − p for any p)."""
+    return np.expand_dims(g, -1) * (np.exp(_log_softmax_last(x)) * np.sum(p, axis=-1, keepdims=True) - p)
+
+
+# One primitive for the hottest loss: one node instead of a dozen, and a one-line derivative.
+# Its text (the docstring: trace and `scratchgrad learn solution` show it) is softmax − one-hot;
+# the code keeps Σp for targets that are not one-hot (label smoothing, class weights).
 softmax_cross_entropy = Primitive(
-    "softmax_cross_entropy", _softmax_cross_entropy,
-    lambda g, ans, x, p: np.expand_dims(g, -1) * (
-        np.exp(_log_softmax_last(x)) * np.sum(p, axis=-1, keepdims=True) - p),
+    "softmax_cross_entropy", _softmax_cross_entropy, _softmax_cross_entropy_grad,
     lambda g, ans, x, p: -np.expand_dims(g, -1) * _log_softmax_last(x))
 
 
