@@ -278,6 +278,10 @@ cos = _float_function(P.cos, "cosine")
 tanh = _float_function(P.tanh, "hyperbolic tangent")
 sigmoid = _float_function(P.sigmoid, "1 / (1 + e^-x)")
 erf = _float_function(P.erf, "the error function, 2/sqrt(pi) ∫_0^x e^(-t²) dt")
+log10 = _float_function(P.log10, "logarithm to base 10")
+log2 = _float_function(P.log2, "logarithm to base 2")
+log1p = _float_function(P.log1p, "log(1 + x), exact for small x")
+expm1 = _float_function(P.expm1, "e^x - 1, exact for small x")
 _softplus = _float_function(P.softplus, "log(1 + e^x)")
 
 
@@ -342,11 +346,6 @@ def clip(x, min=None, max=None):
 clamp = clip
 
 
-def sign(x):
-    """-1, 0 or 1 (no gradient: the derivative is 0 almost everywhere)."""
-    return Tensor._wrap(np.sign(_raw(as_tensor(x))))
-
-
 def cast(x, dtype):
     """x as another dtype; gradients flow back in x's own dtype."""
     dtype = dtypes.as_dtype(dtype)
@@ -360,6 +359,14 @@ def cast(x, dtype):
 
 def clone(x):
     return apply(P.copy, (x,), (x.data,))
+
+
+def contiguous(x):
+    """x itself when its elements are already in row-major order, else a row-major copy."""
+    x = as_tensor(x)
+    if not isinstance(x.data, np.ndarray) or x.data.flags.c_contiguous:
+        return x
+    return record(P.copy, np.ascontiguousarray(x.data), (x,), (x.data,))
 
 
 # ---------------------------------------------------------------- comparisons and logic (no gradient)
@@ -420,3 +427,22 @@ def isnan(x):
 
 def isfinite(x):
     return Tensor._wrap(np.isfinite(_raw(as_tensor(x))))
+
+
+def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """True when |a - b| <= atol + rtol·|b| everywhere (a Python bool), as torch.allclose."""
+    a, b = as_tensor(a), as_tensor(b)
+    if a.dtype != b.dtype:
+        raise DTypeError(f"allclose: both tensors must have the same dtype, got {a.dtype} "
+                         f"and {b.dtype}")
+    try:
+        with np.errstate(invalid="ignore", over="ignore"):
+            return builtins.bool(np.allclose(a.data, b.data, rtol=rtol, atol=atol,
+                                             equal_nan=equal_nan))
+    except ValueError:
+        raise broadcast_error("allclose", a.shape, b.shape) from None
+
+
+def is_tensor(obj):
+    """True for a scratchgrad Tensor (or a subclass, such as Parameter)."""
+    return isinstance(obj, Tensor)
