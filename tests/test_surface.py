@@ -433,6 +433,13 @@ def test_chunk_sizes_match_torch(n, chunks):
     assert got == [tuple(c.shape) for c in torch.chunk(torch.arange(n), chunks)]
 
 
+def test_flip_spellings():
+    x = sg.arange(6).reshape(2, 3)
+    want = torch.arange(6).reshape(2, 3).flip(0, 1).tolist()
+    assert x.flip(0, 1).tolist() == sg.flip(x, (0, 1)).tolist() == sg.flip(x, dims=[0, 1]).tolist() == want
+    assert x.flip(-1).tolist() == torch.arange(6).reshape(2, 3).flip(-1).tolist()
+
+
 def test_roll_and_flip_return_new_tensors():
     x = sg.tensor([1.0, 2.0])
     assert x.roll(0, 0) is not x and x.flip(()) is not x and x.roll(2).tolist() == [1.0, 2.0]
@@ -452,6 +459,30 @@ def test_einsum_errors(equation, shapes, match):
     operands = [sg.ones(*s) for s in shapes]
     with pytest.raises(RuntimeError, match=match):
         sg.einsum(equation, *operands)
+
+
+EINSUM_LARGE = {  # big enough for NumPy's optimized path (BLAS), which the op table's don't reach
+    "ij,ij->i": [(1, 80), (70, 80)],
+    "ii->i": [(90, 90)],
+    "iij->j": [(70, 70, 2)],
+    "ij->": [(100, 100)],
+    "...ij,...jk->...ik": [(3, 40, 50), (50, 30)],
+    "bhtd,bhsd->bhts": [(2, 2, 30, 16), (2, 2, 20, 16)],
+}
+
+
+@pytest.mark.parametrize("equation", EINSUM_LARGE)
+def test_einsum_large_operands_match_torch(equation):
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(s) for s in EINSUM_LARGE[equation]]
+    xs, ts = [leaf(a) for a in arrays], [tleaf(a) for a in arrays]
+    out, tout = sg.einsum(equation, *xs), torch.einsum(equation, *ts)
+    close(out, tout)
+    upstream = rng.standard_normal(tuple(tout.shape))
+    out.backward(sg.tensor(upstream))
+    tout.backward(torch.tensor(upstream))
+    for x, t in zip(xs, ts):
+        close(x.grad, t.grad)
 
 
 def test_einsum_forms():

@@ -64,9 +64,11 @@ def roll(input, shifts, dims=None):
     return clone(out) if out is x else out
 
 
-def flip(input, dims):
-    """Reverse the order of elements along each of dims."""
+def flip(input, *args, dims=None):
+    """Reverse the order of elements along each of dims (x.flip(0, 1) or sg.flip(x, (0, 1)))."""
     x = as_tensor(input)
+    if dims is None:
+        dims = args[0] if len(args) == 1 else args
     dims = _ints("flip", "dims", dims)
     axes = [normalize_axis("flip", d, x.ndim) for d in dims]
     if len(set(axes)) != len(axes):

@@ -118,7 +118,7 @@ def _check_index_shape(name, idx, x, dim, what="input"):
                              f"(only dimension {dim} may differ)")
 
 
-def gather(input, dim, index):
+def gather(input, dim, index, *, sparse_grad=False):
     """out[p] = input[p with dimension dim replaced by index[p]]; out has index's shape."""
     x = as_tensor(input)
     idx = _index_array("gather", index)
