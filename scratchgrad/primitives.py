@@ -18,7 +18,6 @@ import string
 import numpy as np
 
 from scratchgrad.autograd import Primitive, call, per_input
-from scratchgrad.errors import GraphError
 
 # ---------------------------------------------------------------- arithmetic
 
@@ -320,7 +319,8 @@ def _round(x, decimals):
     if decimals == 0:
         return np.rint(x)
     scale = x.dtype.type(10.0 ** builtins.abs(decimals))
-    return np.rint(x * scale) / scale if decimals > 0 else np.rint(x / scale) * scale
+    with np.errstate(over="ignore"):  # x·10^d beyond the dtype's range is ±inf, as in PyTorch
+        return np.rint(x * scale) / scale if decimals > 0 else np.rint(x / scale) * scale
 
 
 sign = Primitive("sign", np.sign, _piecewise_constant, saves=False)
@@ -339,13 +339,9 @@ def _remainder(x, y):
         return np.remainder(x, y)
 
 
-def _no_derivative(g, ans, *args, **params):
-    """none: PyTorch has no derivative for floor_divide either (it raises)."""
-    raise GraphError("floor_divide: has no derivative (as in PyTorch); detach its inputs, or "
-                     "use x - x % y if you need gradients through it")
-
-
-floor_divide = Primitive("floor_divide", _floor_divide, _no_derivative, _no_derivative, saves=False)
+# x // y is flat between its jumps, like floor: gradient 0 (PyTorch raises at backward instead).
+floor_divide = Primitive("floor_divide", _floor_divide, _piecewise_constant, _piecewise_constant,
+                         saves=False)
 # x % y = x - floor(x / y)·y: floor's derivative is 0, so x gets g and y gets -g·floor(x / y).
 remainder = Primitive("remainder", _remainder,
                       lambda g, ans, x, y: g,
@@ -365,7 +361,8 @@ def _along(index, dim):
 def _scatter_add(x, src, dim, index):
     """x with each src[p] added at x[p with dimension dim replaced by index[p]]."""
     out = x.copy()
-    np.add.at(out, _along(index, dim), src[tuple(slice(n) for n in index.shape)])
+    with np.errstate(over="ignore", invalid="ignore"):  # inf + -inf is nan, as in PyTorch
+        np.add.at(out, _along(index, dim), src[tuple(slice(n) for n in index.shape)])
     return out
 
 
@@ -389,9 +386,10 @@ scatter_add = Primitive("scatter_add", _scatter_add,
 
 def _cumsum(x, axis, reverse):
     """Running sums along axis (from the far end when reverse)."""
-    if not reverse:
-        return np.cumsum(x, axis=axis)
-    return np.flip(np.cumsum(np.flip(x, axis), axis=axis), axis)
+    with np.errstate(over="ignore", invalid="ignore"):  # sums past the range are ±inf (or nan)
+        if not reverse:
+            return np.cumsum(x, axis=axis)
+        return np.flip(np.cumsum(np.flip(x, axis), axis=axis), axis)
 
 
 # The gradient of a running sum is the running sum of g taken from the other end.
@@ -434,7 +432,8 @@ def _einsum(*xs, equation):
     (16, 4, 64, 32) "bhtd,bhsd->bhts" takes 0.8 ms with it, 6.4 ms without, but a product of
     two 4×4 matrices 90 µs with it and 10 µs without."""
     big = len(xs) > 2 or builtins.sum(x.size for x in xs) > 4096
-    return np.einsum(equation, *xs, optimize=big)
+    with np.errstate(over="ignore", invalid="ignore"):  # sums past the range are ±inf (or nan)
+        return np.einsum(equation, *xs, optimize=big)
 
 
 # The equation is always explicit here (ops spell out '...' and the implicit output).

@@ -554,12 +554,14 @@ def test_bool_floor_divide_is_refused_like_torch():
         sg.tensor([True]) // sg.tensor([True])
 
 
-def test_floor_divide_has_no_derivative_like_torch():
-    x = leaf([5.0, -5.0])
-    y = x // 2
-    assert y.requires_grad
-    with pytest.raises(RuntimeError, match="floor_divide: has no derivative"):
-        y.sum().backward()
+def test_floor_divide_gradient_is_zero():
+    """Flat between jumps, like floor: gradient 0 (where PyTorch raises at backward)."""
+    x, y = leaf([5.0, -5.0]), leaf([2.0, 3.0])
+    out = x // y
+    assert out.requires_grad and out.tolist() == [2.0, -2.0]
+    (out * x).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, -2.0])
+    np.testing.assert_array_equal(y.grad.numpy(), [0.0, 0.0])
 
 
 @pytest.mark.parametrize("name", ["floor", "ceil", "round", "sign"])

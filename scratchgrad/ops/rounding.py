@@ -1,7 +1,7 @@
 """Rounding and integer division: floor, ceil, round, sign, floor_divide (//), remainder (%).
 
-floor, ceil, round and sign are flat between their jumps, so their gradient is 0 (PyTorch's
-convention); `//` has none at all in PyTorch; `%` has x % y = x - floor(x / y)·y.
+floor, ceil, round, sign and // are flat between their jumps, so their gradient is 0 (PyTorch's
+convention, except that PyTorch raises at a backward through //); x % y = x - floor(x / y)·y.
 """
 import numpy as np
 
@@ -74,7 +74,7 @@ def _no_integer_zero(name, out, b):
 
 
 def floor_divide(a, b):
-    """a // b, rounded towards -inf (Python's and PyTorch's rule, for ints and floats)."""
+    """a // b, rounded towards -inf (Python's and PyTorch's rule, for ints and floats); gradient 0."""
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = as_tensor(a)
     return _no_integer_zero("floor_divide", _floor_divide(a, b), b)
