@@ -214,7 +214,9 @@ def histc(input, bins=100, min=0, max=0):
         raise ValueRangeError(f"histc: max must be larger than min, got min={min}, max={max}")
     inside = data[(data >= lo) & (data <= hi)]
     # PyTorch's arithmetic, in the input's dtype: bin = (x - min)·bins / (max - min), and the
-    # right edge itself counts in the last bin.
-    position = ((inside - lo) * scalar(bins) / (hi - lo)).astype(np.int64)
-    np.minimum(position, bins - 1, out=position)
+    # right edge itself counts in the last bin. A range too wide or too narrow for the dtype
+    # (±3e38, or 1e30 ± 1 in float32) gives inf or nan there; such elements go to the edge bins.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        position = ((inside - lo) * scalar(bins) / (hi - lo)).astype(np.int64)
+    np.clip(position, 0, bins - 1, out=position)
     return Tensor._wrap(np.bincount(position, minlength=bins).astype(x.dtype))
