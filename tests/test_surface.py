@@ -56,6 +56,7 @@ FACTORIES = {
     "new_zeros": lambda device: sg.ones(2).new_zeros(3, device=device),
     "new_tensor": lambda device: sg.ones(2).new_tensor([1], device=device),
     ".to": lambda device: sg.ones(2).to(device),
+    "as_tensor": lambda device: sg.as_tensor([1.0], device=device),
 }
 
 
@@ -104,6 +105,14 @@ def test_to_refuses_other_devices(device):
         sg.ones(2).to(device)
     with pytest.raises(RuntimeError, match="CPU"):
         sg.ones(2).to(device, sg.float64)
+
+
+def test_as_tensor_dtype_like_torch():
+    x = sg.ones(2)
+    assert sg.as_tensor(x) is x and sg.as_tensor(x, dtype=sg.float32) is x
+    assert sg.as_tensor(x, dtype=sg.float64).dtype == sg.float64
+    assert sg.as_tensor([1, 2], dtype=sg.float32).tolist() == torch.as_tensor([1, 2], dtype=torch.float32).tolist()
+    assert sg.as_tensor([1, 2]).dtype == sg.int64
 
 
 def test_contiguous():

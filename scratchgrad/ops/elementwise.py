@@ -20,6 +20,7 @@ from scratchgrad.autograd import (
     next_seq,
     record,
 )
+from scratchgrad.devices import check_device
 from scratchgrad.errors import (
     DTypeError,
     ShapeError,
@@ -33,9 +34,15 @@ _PYTHON_NUMBERS = (bool, int, float)
 _new = object.__new__
 
 
-def as_tensor(x):
-    """A Tensor as is; anything else (number, list, array) becomes a new constant Tensor."""
-    return x if isinstance(x, Tensor) else Tensor(x)
+def as_tensor(x, dtype=None, device=None):
+    """A Tensor as is; anything else (number, list, array) becomes a new constant Tensor.
+    With dtype, a tensor of another dtype is cast, as torch.as_tensor does."""
+    if dtype is None and device is None:
+        return x if isinstance(x, Tensor) else Tensor(x)
+    check_device("as_tensor", device)
+    if isinstance(x, Tensor):
+        return x if dtype is None else cast(x, dtype)
+    return Tensor(x, dtype=dtype)
 
 
 def _raw(x):
