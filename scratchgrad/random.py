@@ -168,18 +168,20 @@ def _finish(array, requires_grad):
     return t
 
 
-def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
-    """Uniform on [0, 1)."""
+def rand(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False):
+    """Uniform on [0, 1): rand(2, 3), rand((2, 3)) or rand(size=(2, 3))."""
     check_device("rand", device)
     dtype = _float_dtype("rand", dtype)
-    return _finish(uniform_array(_size("rand", size), dtype, generator=generator), requires_grad)
+    shape = _size("rand", sizes if size is None else (size,))
+    return _finish(uniform_array(shape, dtype, generator=generator), requires_grad)
 
 
-def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
-    """Standard normal."""
+def randn(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False):
+    """Standard normal: randn(2, 3), randn((2, 3)) or randn(size=(2, 3))."""
     check_device("randn", device)
     dtype = _float_dtype("randn", dtype)
-    return _finish(normal_array(_size("randn", size), dtype, generator=generator), requires_grad)
+    shape = _size("randn", sizes if size is None else (size,))
+    return _finish(normal_array(shape, dtype, generator=generator), requires_grad)
 
 
 def rand_like(t, dtype=None, device=None, requires_grad=False):

@@ -130,6 +130,12 @@ def test_rand_randn_dtypes_and_device():
         sg.randn(3, dtype=sg.int64)
 
 
+def test_size_spellings():
+    for fn in (sg.rand, sg.randn):
+        assert fn(2, 3).shape == fn((2, 3)).shape == fn([2, 3]).shape == fn(size=(2, 3)).shape == (2, 3)
+        assert fn().shape == () and fn(0).shape == (0,)
+
+
 def test_rand_and_randn_distributions():
     g = sg.Generator().manual_seed(2)
     u = sg.rand(20000, generator=g).numpy()
