@@ -323,7 +323,13 @@ def _round(x, decimals):
         return np.rint(x * scale) / scale if decimals > 0 else np.rint(x / scale) * scale
 
 
-sign = Primitive("sign", np.sign, _piecewise_constant, saves=False)
+def _sign(x):
+    """-1, 0 or 1; and 0 for nan, as PyTorch (NumPy says nan)."""
+    s = np.sign(x)
+    return np.where(np.isnan(s), s.dtype.type(0), s) if s.dtype.kind == "f" else s
+
+
+sign = Primitive("sign", _sign, _piecewise_constant, saves=False)
 floor = Primitive("floor", np.floor, _piecewise_constant, saves=False)
 ceil = Primitive("ceil", np.ceil, _piecewise_constant, saves=False)
 round = Primitive("round", _round, _piecewise_constant, saves=False)

@@ -583,6 +583,14 @@ def test_rounding_gives_zero_gradients_and_keeps_ints(name):
     assert got.tolist() == want.tolist() and got.dtype == sg.int64 and not got.requires_grad
 
 
+@pytest.mark.parametrize("name", ["sign", "floor", "ceil", "round", "log10", "log2", "log1p", "expm1"])
+def test_special_values_match_torch(name):
+    values = [float("nan"), float("inf"), -float("inf"), -0.0, 0.0, 2.5, -2.5, 0.5, -0.5, 1e30]
+    with np.errstate(all="ignore"):
+        got = getattr(sg, name)(sg.tensor(values))
+    close(got, getattr(torch, name)(torch.tensor(values)), rtol=1e-6)
+
+
 def test_rounding_of_bools_and_int_decimals():
     assert sg.sign(sg.tensor([True, False])).tolist() == [True, False]
     with pytest.raises(TypeError, match="floor: not defined for bool"):
