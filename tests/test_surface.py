@@ -404,6 +404,15 @@ def test_sort_and_topk_results_are_named_tuples():
     assert sg.topk(sg.tensor([1.0, 2.0]), 0).values.shape == (0,)
 
 
+def test_topk_and_einsum_refuse_bools_like_torch():
+    with pytest.raises(RuntimeError):
+        torch.topk(torch.tensor([True, False]), 1)
+    with pytest.raises(TypeError, match="topk: bool tensors"):
+        sg.topk(sg.tensor([True, False]), 1)
+    with pytest.raises(TypeError, match="einsum: bool operands"):
+        sg.einsum("i,i->", sg.tensor([True]), sg.tensor([True]))
+
+
 @pytest.mark.parametrize("k", [3, -1])
 def test_topk_k_out_of_range(k):
     with pytest.raises(RuntimeError):

@@ -136,6 +136,8 @@ def einsum(equation, *operands):
     if not tensors:
         raise ValueRangeError("einsum: needs at least one operand")
     kinds = {t.dtype for t in tensors}
+    if dtypes.bool_ in kinds:
+        raise DTypeError("einsum: bool operands aren't supported (as in PyTorch); use .long() first")
     if len(kinds) > 1:
         raise DTypeError(f"einsum: operands must share a dtype, got "
                          f"{', '.join(str(t.dtype) for t in tensors)}")

@@ -218,6 +218,8 @@ def argsort(input, dim=-1, descending=False, stable=False):
 def topk(input, k, dim=-1, largest=True, sorted=True):
     """(values, indices) of the k largest (or smallest) entries along dim, best first."""
     x, dim = _sort_axis("topk", input, dim)
+    if x.dtype == dtypes.bool_:
+        raise DTypeError("topk: bool tensors aren't supported (as in PyTorch); use .long() first")
     size = x.shape[dim] if x.ndim else 1
     k = int(k)
     if not 0 <= k <= size:
