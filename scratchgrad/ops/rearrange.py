@@ -14,7 +14,6 @@ from scratchgrad import dtypes
 from scratchgrad import primitives as P
 from scratchgrad.autograd import apply
 from scratchgrad.errors import (
-    AxisError,
     DTypeError,
     ShapeError,
     ValueRangeError,
@@ -72,7 +71,7 @@ def flip(input, *args, dims=None):
     dims = _ints("flip", "dims", dims)
     axes = [normalize_axis("flip", d, x.ndim) for d in dims]
     if len(set(axes)) != len(axes):
-        raise AxisError(f"flip: dims {dims} repeat a dimension")
+        raise ValueRangeError(f"flip: dims {dims} repeat a dimension")  # RuntimeError, as PyTorch
     if x.ndim == 0 or not axes:
         return clone(x)
     return index(x, tuple(slice(None, None, -1) if d in axes else slice(None) for d in range(x.ndim)))
