@@ -57,6 +57,14 @@ class device:
     def __reduce__(self):
         return device, (self.type, self.index)
 
+    def __enter__(self):
+        """`with sg.device("cpu"):` is PyTorch's default-device context: a no-op on the CPU."""
+        check_device("device", self)
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
 
 cpu = device("cpu")
 

@@ -33,6 +33,13 @@ def test_device_objects():
         d.type = "cpu"
 
 
+def test_device_as_a_context():
+    with sg.device("cpu") as d:
+        assert d == "cpu" and sg.zeros(1).device == "cpu"
+    with pytest.raises(RuntimeError, match="CPU"), sg.device("cuda"):
+        pass
+
+
 FACTORIES = {
     "zeros": lambda device: sg.zeros(2, 3, device=device),
     "ones": lambda device: sg.ones((2,), device=device),
