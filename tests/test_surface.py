@@ -328,6 +328,8 @@ def test_masked_fill_errors(call, error, match):
     (lambda: sg.arange(6).index_select(0, sg.tensor([[1]])), RuntimeError, "index_select: index must be 1-D"),
     (lambda: sg.arange(6).index_select(0, sg.tensor([1.0])), TypeError, "int64 or int32"),
     (lambda: sg.ones(2).gather(2, sg.tensor([0])), IndexError, "gather: axis 2 is out of range"),
+    (lambda: sg.tensor(3.0).index_select(0, sg.tensor([0, 0])), RuntimeError,
+     "index_select: a 0-d tensor takes exactly one index, got 2"),
 ])
 def test_index_op_errors(call, error, match):
     """Clear errors naming the op, the index and the shapes (PyTorch raises for all of these)."""

@@ -155,7 +155,9 @@ def index_select(input, dim, index):
     size = x.shape[dim] if x.ndim else 1
     _check_in_range("index_select", idx, size, dim)
     if x.ndim == 0:
-        return reshape(x, idx.shape)  # only index 0 exists: the one element, once or not at all
+        if idx.size != 1:
+            raise ShapeError(f"index_select: a 0-d tensor takes exactly one index, got {idx.size}")
+        return reshape(x, ())  # index 0, the only one there is
     return shapes.index(x, (slice(None),) * dim + (idx.reshape(-1),))
 
 
