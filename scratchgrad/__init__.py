@@ -48,6 +48,7 @@ from scratchgrad.errors import (
     GradcheckError,
     GraphError,
     IndexRangeError,
+    InPlaceError,
     SerializationError,
     ShapeError,
     ValueRangeError,
@@ -187,7 +188,7 @@ from scratchgrad.random import (
     set_rng_state,
 )
 from scratchgrad.serialization import load, save
-from scratchgrad.tensor import Size, Tensor
+from scratchgrad.tensor import Size, Tensor, from_numpy
 
 __version__ = "0.1.0"
 
@@ -216,6 +217,7 @@ __all__ = [
     "GradcheckError",
     "GraphError",
     "GraphGrowthWarning",
+    "InPlaceError",
     "IndexRangeError",
     "SerializationError",
     "ShapeError",
@@ -272,6 +274,7 @@ __all__ = [
     "float64",
     "floor",
     "floor_divide",
+    "from_numpy",
     "full",
     "full_like",
     "gather",

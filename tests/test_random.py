@@ -317,3 +317,17 @@ def test_uniform_and_normal_arrays():
     b = R.normal_array((5,), sg.float64, generator=sg.Generator().manual_seed(9))
     np.testing.assert_array_equal(a, b)
     assert R.numpy_rng() is R.numpy_rng(None) is sg.default_generator._rng
+
+
+def test_in_place_uniform_and_normal_take_a_generator():
+    """t.uniform_(a, b, generator=g) and t.normal_(mean, std, generator=g) repeat under a seed."""
+    draws = []
+    for _ in range(2):
+        g = sg.Generator().manual_seed(21)
+        draws.append((sg.zeros(2000).uniform_(-1.0, 2.0, generator=g).numpy().copy(),
+                      sg.zeros(2000, dtype=sg.float64).normal_(3.0, 0.5, generator=g).numpy().copy()))
+    (u, n), (u2, n2) = draws
+    np.testing.assert_array_equal(u, u2)
+    np.testing.assert_array_equal(n, n2)
+    assert u.dtype == np.float32 and -1 <= u.min() and u.max() < 2
+    assert n.dtype == np.float64 and abs(n.mean() - 3) < 0.05 and abs(n.std() - 0.5) < 0.05

@@ -129,7 +129,7 @@ def test_contiguous():
     assert not t.is_contiguous()
     c = t.contiguous()
     assert c is not t and c.is_contiguous() and c.data.flags.c_contiguous
-    np.testing.assert_array_equal(c.numpy(), x.detach().numpy().T)
+    np.testing.assert_array_equal(c.detach().numpy(), x.detach().numpy().T)
     (c * sg.tensor(np.arange(6.0).reshape(3, 2))).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), np.arange(6.0).reshape(3, 2).T)
 
