@@ -305,32 +305,39 @@ pad = Primitive("pad", lambda x, widths, value: np.pad(x, widths, constant_value
 # composition would be ten or more, and works in place on one buffer instead of a temporary per
 # elementwise step.
 
-def _attention_softmax(scores, bias, drop, scale):
+def _attention_softmax(scores, bias, drop, scale, masked_rows_nan):
     """softmax(scores·scale + bias) over the last axis, -inf where `drop` is True.
 
     bias (a float mask) may be None; drop (a bool array, broadcast against scores) is a
-    parameter, not an input: it has no gradient."""
+    parameter, not an input: it has no gradient. A row masked everywhere is all 0 (what
+    PyTorch's scaled_dot_product_attention gives), or all NaN with masked_rows_nan (what its
+    explicit softmax gives, as in MultiheadAttention's weights)."""
     x = np.multiply(scores, scale)
     if bias is not None:
         x += bias
     if drop is not None:
         np.copyto(x, -np.inf, where=drop)
     peak = x.max(axis=-1, keepdims=True)
-    x -= np.where(np.isfinite(peak), peak, 0)  # a fully masked row stays -inf, then NaN below
+    x -= np.where(np.isfinite(peak), peak, 0)
     np.exp(x, out=x)
-    with np.errstate(invalid="ignore"):
-        x /= x.sum(axis=-1, keepdims=True)
+    total = x.sum(axis=-1, keepdims=True)
+    if masked_rows_nan:
+        with np.errstate(invalid="ignore"):
+            x /= total
+    else:
+        np.divide(x, total, out=x, where=total > 0)
     return x
 
 
 def _softmax_vjp(g, ans):
-    """The softmax rule, ans·(g - Σ g·ans); NaN rows (fully masked) give NaN, as in PyTorch."""
+    """The softmax rule, ans·(g - Σ g·ans): 0 on rows of zeros, NaN on rows of NaN."""
     return ans * (g - (g * ans).sum(axis=-1, keepdims=True))
 
 
-attention_softmax = Primitive("attention_softmax", _attention_softmax,
-                              lambda g, ans, scores, bias, drop, scale: _softmax_vjp(g, ans) * scale,
-                              lambda g, ans, scores, bias, drop, scale: _softmax_vjp(g, ans))
+attention_softmax = Primitive(
+    "attention_softmax", _attention_softmax,
+    lambda g, ans, scores, bias, drop, scale, masked_rows_nan: _softmax_vjp(g, ans) * scale,
+    lambda g, ans, scores, bias, drop, scale, masked_rows_nan: _softmax_vjp(g, ans))
 
 
 def _split(a, parts):

@@ -121,7 +121,7 @@ class MultiheadAttention(Module):
 
     def _split_mask(self, mask):
         """True (bool) means 'don't attend' here, the opposite of scaled_dot_product_attention."""
-        if mask.dtype == dtypes.bool:
+        if mask.dtype == dtypes.bool_:
             return None, mask.data
         if mask.dtype.kind != "f":
             raise TypeError(f"MultiheadAttention: only bool and floating types of masks are "
@@ -162,7 +162,7 @@ class MultiheadAttention(Module):
         else:
             bias, drop = self._masks(attn_mask, key_padding_mask, n, length, source, unbatched)
         q, k, v = (self._heads(t) for t in self._project(q, k, v))
-        weights = F._attention_weights(q, k, None, bias, drop)
+        weights = F._attention_weights(q, k, None, bias, drop, masked_rows_nan=need_weights)
         if self.training and self.dropout > 0:
             weights = F.dropout(weights, self.dropout)
         out = (weights @ v).transpose(1, 2).reshape(n, length, self.embed_dim)

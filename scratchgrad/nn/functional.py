@@ -113,24 +113,25 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         k, v = _repeat_heads(op, q, k), _repeat_heads(op, q, v)
     _check_attention_shapes(op, q, k, v)
     if is_causal and attn_mask is not None:
-        raise RuntimeError(f"{op}: an explicit attn_mask should not be set when is_causal=True")
+        raise RuntimeError(f"{op}: explicit attn_mask should not be set when is_causal=True")
     bias, drop = None, None
+    if attn_mask is not None:
+        bias, drop = _attention_mask(op, "attn_mask", attn_mask, q, k, keep_where=True)
     if is_causal:
         drop = _causal_drop(q.shape[-2], k.shape[-2])
-    elif attn_mask is not None:
-        bias, drop = _attention_mask(op, "attn_mask", attn_mask, q, k, keep_where=True)
     weights = _attention_weights(q, k, scale, bias, drop)
     if dropout_p > 0:
         weights = dropout(weights, dropout_p)
     return weights @ v
 
 
-def _attention_weights(q, k, scale=None, bias=None, drop=None):
+def _attention_weights(q, k, scale=None, bias=None, drop=None, masked_rows_nan=False):
     """softmax(Q Kᵀ · scale + bias) over the keys, -inf where drop: a matmul and one fused node."""
     scale = 1 / math.sqrt(q.shape[-1]) if scale is None else scale
     scores = q @ k.transpose(-2, -1)
     args = (scores.data, None if bias is None else bias.data)
-    return apply(P.attention_softmax, (scores, bias), args, {"drop": drop, "scale": scale})
+    return apply(P.attention_softmax, (scores, bias), args, {"drop": drop, "scale": scale,
+                                                     "masked_rows_nan": masked_rows_nan})
 
 
 def _attention_mask(op, name, mask, q, k, keep_where):
@@ -146,12 +147,11 @@ def _attention_mask(op, name, mask, q, k, keep_where):
         raise ShapeError(f"{op}: {name} of shape {describe_shape(mask.shape)} doesn't broadcast "
                          f"to the attention scores' shape {describe_shape(scores_shape)} "
                          "(batch..., L, S)")
-    if mask.dtype == dtypes.bool:
+    if mask.dtype == dtypes.bool_:
         return None, (~mask.data if keep_where else mask.data)
-    if mask.dtype != q.dtype:
-        raise DTypeError(f"{op}: {name} must be bool or have the query's dtype ({q.dtype}), "
-                         f"got {mask.dtype}")
-    return mask, None
+    if mask.dtype.kind != "f":
+        raise DTypeError(f"{op}: {name} must be bool or floating point, got {mask.dtype}")
+    return (mask if mask.dtype == q.dtype else mask.astype(q.dtype)), None
 
 
 def _repeat_heads(op, q, kv):
