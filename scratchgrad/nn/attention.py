@@ -158,7 +158,7 @@ class MultiheadAttention(Module):
             raise RuntimeError("MultiheadAttention: Need attn_mask if specifying the is_causal "
                                "hint (is_causal says that attn_mask is the causal mask)")
         if is_causal and key_padding_mask is None and not need_weights:
-            bias, drop = None, F._causal_drop(length, source)  # the hint: attn_mask is causal
+            bias, drop = None, "causal"  # the hint: attn_mask is the causal mask
         else:
             bias, drop = self._masks(attn_mask, key_padding_mask, n, length, source, unbatched)
         q, k, v = (self._heads(t) for t in self._project(q, k, v))

@@ -118,7 +118,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if attn_mask is not None:
         bias, drop = _attention_mask(op, "attn_mask", attn_mask, q, k, keep_where=True)
     if is_causal:
-        drop = _causal_drop(q.shape[-2], k.shape[-2])
+        drop = "causal"
     weights = _attention_weights(q, k, scale, bias, drop)
     if dropout_p > 0:
         weights = dropout(weights, dropout_p)
@@ -126,12 +126,17 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
 
 
 def _attention_weights(q, k, scale=None, bias=None, drop=None, masked_rows_nan=False):
-    """softmax(Q Kᵀ · scale + bias) over the keys, -inf where drop: a matmul and one fused node."""
+    """softmax(Q Kᵀ · scale + bias) over the keys, -inf where drop (a bool array, or "causal"):
+    a matmul and one fused node."""
     scale = 1 / math.sqrt(q.shape[-1]) if scale is None else scale
     scores = q @ k.transpose(-2, -1)
+    if isinstance(drop, str):
+        masked = _causal_mask(q.shape[-2], k.shape[-2], q.dtype)
+    else:
+        masked = None if drop is None else np.where(drop, -np.inf, 0).astype(q.dtype)
     args = (scores.data, None if bias is None else bias.data)
-    return apply(P.attention_softmax, (scores, bias), args, {"drop": drop, "scale": scale,
-                                                     "masked_rows_nan": masked_rows_nan})
+    params = {"masked": masked, "scale": scale, "masked_rows_nan": masked_rows_nan}
+    return apply(P.attention_softmax, (scores, bias), args, params)
 
 
 def _attention_mask(op, name, mask, q, k, keep_where):
@@ -191,16 +196,17 @@ def _check_attention_shapes(op, q, k, v):
 _causal_masks = {}
 
 
-def _causal_drop(length, source):
-    """True above the diagonal: where query i may not see key j > i (top-left aligned, as
-    PyTorch's tril(ones(L, S))). Cached per shape: it is the same every step."""
-    drop = _causal_masks.get((length, source))
-    if drop is None:
-        drop = np.triu(np.ones((length, source), dtype=bool), k=1)
-        drop.flags.writeable = False
-        _causal_masks[(length, source)] = drop
-    return drop
-
+def _causal_mask(length, source, dtype):
+    """-inf above the diagonal, 0 elsewhere: query i may not see key j > i (top-left aligned,
+    as PyTorch's tril(ones(L, S))). Cached per shape and dtype: it is the same every step."""
+    key = (length, source, dtype)
+    mask = _causal_masks.get(key)
+    if mask is None:
+        mask = np.where(np.triu(np.ones((length, source), dtype=bool), k=1), -np.inf, 0)
+        mask = mask.astype(dtype)
+        mask.flags.writeable = False
+        _causal_masks[key] = mask
+    return mask
 
 # ---------------------------------------------------------------- convolution and pooling
 # Argument checks and PyTorch's argument forms here; the maths is in scratchgrad/convolution.py.

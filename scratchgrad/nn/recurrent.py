@@ -261,38 +261,43 @@ class _RNNBase(Module):
         return state.unsqueeze(1) if unbatched else state
 
     # ------------------------------------------------------------ running
-    def _run_direction(self, x, state, layer, suffix):
-        """One layer in one direction over x (L, N, features): (outputs (L, N, H), final state)."""
+    # Time steps are kept as a list of (N, features) tensors from the input to the output: one
+    # index node per step on the input, and one stack at the end. (Projecting the whole sequence
+    # through W_ih at once and indexing the result per step is slower: each step's gradient then
+    # arrives as a zero-filled array of the whole projected sequence, O(L²) memory traffic.)
+    def _run_direction(self, steps, state, layer, suffix):
+        """One layer in one direction over the per-step inputs: (per-step outputs, final state)."""
         w_ih, w_hh, b_ih, b_hh = self._weights(layer, suffix)
-        projected = F.linear(x, w_ih, b_ih)  # every time step's input projection in one product
-        steps = range(x.shape[0] - 1, -1, -1) if suffix else range(x.shape[0])
-        outputs = [None] * x.shape[0]
-        for t in steps:
-            state = self._cell(projected[t], state, w_hh, b_hh)
+        order = range(len(steps) - 1, -1, -1) if suffix else range(len(steps))
+        outputs = [None] * len(steps)
+        for t in order:
+            state = self._cell(F.linear(steps[t], w_ih, b_ih), state, w_hh, b_hh)
             outputs[t] = state[0] if isinstance(state, tuple) else state
-        if not outputs:  # an empty sequence: no steps, (0, N, H) outputs
-            return Tensor._wrap(np.zeros((0,) + x.shape[1:2] + (self.hidden_size,), x.dtype)), state
-        return stack(outputs), state
+        return outputs, state
 
     def _cell(self, gi, state, w_hh, b_hh):
         raise NotImplementedError
 
     def _layers(self, x, initial):
-        """Run every layer and direction; returns the last layer's outputs and the final states
-        (each a list over layers·directions)."""
+        """Run every layer and direction over x (L, N, input_size); returns the last layer's
+        outputs (L, N, directions·hidden) and the final states (a list over layers·directions)."""
         directions = ("", "_reverse") if self.bidirectional else ("",)
+        steps = [x[t] for t in range(x.shape[0])]
         finals = []
         for layer in range(self.num_layers):
             if layer > 0 and self.dropout > 0 and self.training:
-                x = F.dropout(x, self.dropout)
+                steps = [F.dropout(step, self.dropout) for step in steps]
             outs = []
             for d, suffix in enumerate(directions):
-                out, final = self._run_direction(x, initial(layer * len(directions) + d),
+                out, final = self._run_direction(steps, initial(layer * len(directions) + d),
                                                  layer, suffix)
                 outs.append(out)
                 finals.append(final)
-            x = outs[0] if len(outs) == 1 else cat(outs, -1)
-        return x, finals
+            steps = outs[0] if len(outs) == 1 else [cat(pair, -1) for pair in zip(*outs)]
+        if not steps:  # an empty sequence: no steps, (0, N, directions·hidden) outputs
+            width = self.hidden_size * len(directions)
+            return Tensor._wrap(np.zeros((0, x.shape[1], width), dtype=x.dtype)), finals
+        return stack(steps), finals
 
     def _output(self, out, unbatched):
         if unbatched:
