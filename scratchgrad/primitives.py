@@ -354,6 +354,12 @@ attention_softmax = Primitive(
     lambda g, ans, scores, bias, masked, scale, masked_rows_nan: _softmax_vjp(g, ans, 1))
 
 
+def _split(a, parts):
+    """a's last axis cut into `parts` equal pieces (views)."""
+    n = a.shape[-1] // parts
+    return [a[..., i * n:(i + 1) * n] for i in range(parts)]
+
+
 def _logistic(x, out):
     """1 / (1 + e^-x) written into out: a third of _sigmoid's time, which matters in the cells'
     inner loop; an e^-x that overflows to inf gives the right 0."""
