@@ -300,10 +300,10 @@ pad = Primitive("pad", lambda x, widths, value: np.pad(x, widths, constant_value
                 saves=False)
 
 
-# ---------------------------------------------------------------- attention and recurrent cells
-# Fused for speed (the measurements are in benchmarks/sequence.py): each is one node where the
-# composition would be ten or more, and works in place on one buffer instead of a temporary per
-# elementwise step.
+# ---------------------------------------------------------------- attention
+# Fused for speed (benchmarks/sequence.py times it): one node where the composition (mul, add,
+# where, max, sub, exp, sum, div) would be eight, working in place on one buffer instead of a
+# temporary per step. (The recurrent cells are in recurrence.py.)
 
 def _row_sums(x):
     """Σ over the last axis, keepdims: a product with a vector of ones, three times faster than
@@ -352,97 +352,3 @@ attention_softmax = Primitive(
     "attention_softmax", _attention_softmax,
     lambda g, ans, scores, bias, masked, scale, masked_rows_nan: _softmax_vjp(g, ans, scale),
     lambda g, ans, scores, bias, masked, scale, masked_rows_nan: _softmax_vjp(g, ans, 1))
-
-
-def _split(a, parts):
-    """a's last axis cut into `parts` equal pieces (views)."""
-    n = a.shape[-1] // parts
-    return [a[..., i * n:(i + 1) * n] for i in range(parts)]
-
-
-def _logistic(x, out):
-    """1 / (1 + e^-x) written into out: a third of _sigmoid's time, which matters in the cells'
-    inner loop; an e^-x that overflows to inf gives the right 0."""
-    np.negative(x, out=out)
-    with np.errstate(over="ignore"):
-        np.exp(out, out=out)
-    out += 1
-    np.reciprocal(out, out=out)
-
-
-def _gru_cell(gi, gh, h):
-    """One GRU step, gates in PyTorch's order (r, z, n), from the input's and the hidden state's
-    projections gi = x·W_ihᵀ + b_ih and gh = h·W_hhᵀ + b_hh:
-        r = σ(gi_r + gh_r), z = σ(gi_z + gh_z), n = tanh(gi_n + r·gh_n), h' = (1 - z)·n + z·h.
-    Returns [h', r, z, n] side by side: the gates ride along in the output so that the rules
-    read them from `ans` instead of recomputing them (callers slice h' off)."""
-    hidden = h.shape[-1]
-    out = np.empty(h.shape[:-1] + (4 * hidden,), dtype=np.result_type(gi, gh, h))
-    new_h, r, z, n = _split(out, 4)
-    _logistic(gi[..., :2 * hidden] + gh[..., :2 * hidden], out[..., hidden:3 * hidden])  # r, z
-    np.multiply(r, gh[..., 2 * hidden:], out=n)
-    n += gi[..., 2 * hidden:]
-    np.tanh(n, out=n)
-    np.multiply(z, h - n, out=new_h)
-    new_h += n
-    return out
-
-
-def _gru_cell_vjp(g, ans, gh, h):
-    """The gradients of the three pre-activations (r, z, n) and of h for all four outputs."""
-    g_h, g_r, g_z, g_n = _split(g, 4)
-    _, r, z, n = _split(ans, 4)
-    gh_n = _split(gh, 3)[2]
-    d_n = (g_h * (1 - z) + g_n) * (1 - n * n)
-    d_z = (g_h * (h - n) + g_z) * (z - z * z)
-    d_r = (d_n * gh_n + g_r) * (r - r * r)
-    return d_r, d_z, d_n, g_h * z
-
-
-def _gru_grad_gi(g, ans, gi, gh, h):
-    d_r, d_z, d_n, _ = _gru_cell_vjp(g, ans, gh, h)
-    return np.concatenate([d_r, d_z, d_n], axis=-1)
-
-
-def _gru_grad_gh(g, ans, gi, gh, h):
-    d_r, d_z, d_n, _ = _gru_cell_vjp(g, ans, gh, h)
-    return np.concatenate([d_r, d_z, d_n * _split(ans, 4)[1]], axis=-1)
-
-
-gru_cell = Primitive("gru_cell", _gru_cell, _gru_grad_gi, _gru_grad_gh,
-                     lambda g, ans, gi, gh, h: _split(g, 4)[0] * _split(ans, 4)[2])
-
-
-def _lstm_cell(gates, c):
-    """One LSTM step from the summed projections gates = x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh, in
-    PyTorch's order (i, f, g, o): c' = σ(f)·c + σ(i)·tanh(g), h' = σ(o)·tanh(c').
-    Returns [h', c', i, f, g, o] (after their nonlinearities), for the same reason as gru_cell."""
-    _, _, a_g, a_o = _split(gates, 4)
-    out = np.empty(c.shape[:-1] + (6 * c.shape[-1],), dtype=np.result_type(gates, c))
-    new_h, new_c, i, f, gg, o = _split(out, 6)
-    _logistic(gates[..., :2 * c.shape[-1]], out[..., 2 * c.shape[-1]:4 * c.shape[-1]])  # i, f
-    np.tanh(a_g, out=gg)
-    _logistic(a_o, o)
-    np.multiply(f, c, out=new_c)
-    new_c += i * gg
-    np.tanh(new_c, out=new_h)
-    new_h *= o
-    return out
-
-
-def _lstm_cell_vjp(g, ans, c):
-    """The gradients of the four pre-activations and of c, for all six outputs."""
-    g_h, g_c, g_i, g_f, g_g, g_o = _split(g, 6)
-    _, new_c, i, f, gg, o = _split(ans, 6)
-    tanh_c = np.tanh(new_c)
-    d_c = g_c + g_h * o * (1 - tanh_c * tanh_c)
-    d_gates = [(d_c * gg + g_i) * (i - i * i),
-               (d_c * c + g_f) * (f - f * f),
-               (d_c * i + g_g) * (1 - gg * gg),
-               (g_h * tanh_c + g_o) * (o - o * o)]
-    return d_gates, d_c * f
-
-
-lstm_cell = Primitive("lstm_cell", _lstm_cell,
-                      lambda g, ans, gates, c: np.concatenate(_lstm_cell_vjp(g, ans, c)[0], axis=-1),
-                      lambda g, ans, gates, c: _lstm_cell_vjp(g, ans, c)[1])

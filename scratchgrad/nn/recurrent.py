@@ -1,8 +1,8 @@
 """Recurrent layers (RNN, GRU, LSTM) and their cells, with PyTorch's arguments, parameter
 names, gate order and initialisation, so that state dicts load both ways.
 
-A layer projects the whole sequence through W_ih in one matrix product, then steps through
-time with the recurrent product h·W_hhᵀ and a fused cell (primitives.gru_cell, lstm_cell).
+A layer projects the whole sequence through W_ih in one matrix product, then runs the recurrence
+over time as one node per layer and direction (scratchgrad/recurrence.py has the maths).
 """
 import math
 import numbers
@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 
 from scratchgrad import dtypes, factories
-from scratchgrad import primitives as P
+from scratchgrad import recurrence as R
 from scratchgrad.autograd import apply
 from scratchgrad.errors import DTypeError, ShapeError, ValueRangeError, describe_shape
 from scratchgrad.nn import functional as F
@@ -25,16 +25,20 @@ GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4}
 
 
 def _gru_step(gi, gh, h):
-    """h' from the projections of x and h (gates r, z, n); see primitives.gru_cell."""
-    out = apply(P.gru_cell, (gi, gh, h), (gi.data, gh.data, h.data))
+    """h' from the projections of x and h (gates r, z, n); see recurrence.gru_cell."""
+    out = apply(R.gru_cell, (gi, gh, h), (gi.data, gh.data, h.data), {"memo": R.Memo()})
     return out[..., :h.shape[-1]]
 
 
 def _lstm_step(gates, c):
-    """(h', c') from the summed projections (gates i, f, g, o); see primitives.lstm_cell."""
-    out = apply(P.lstm_cell, (gates, c), (gates.data, c.data))
+    """(h', c') from the summed projections (gates i, f, g, o); see recurrence.lstm_cell."""
+    out = apply(R.lstm_cell, (gates, c), (gates.data, c.data), {"memo": R.Memo()})
     n = c.shape[-1]
     return out[..., :n], out[..., n:2 * n]
+
+
+def _raw(t):
+    return None if t is None else t.data
 
 
 def _rnn_step(gi, gh, nonlinearity):
@@ -261,43 +265,38 @@ class _RNNBase(Module):
         return state.unsqueeze(1) if unbatched else state
 
     # ------------------------------------------------------------ running
-    # Time steps are kept as a list of (N, features) tensors from the input to the output: one
-    # index node per step on the input, and one stack at the end. (Projecting the whole sequence
-    # through W_ih at once and indexing the result per step is slower: each step's gradient then
-    # arrives as a zero-filled array of the whole projected sequence, O(L²) memory traffic.)
-    def _run_direction(self, steps, state, layer, suffix):
-        """One layer in one direction over the per-step inputs: (per-step outputs, final state)."""
+    def _run_direction(self, x, state, layer, suffix):
+        """One layer in one direction over x (L, N, features): (outputs (L, N, H), final state)."""
         w_ih, w_hh, b_ih, b_hh = self._weights(layer, suffix)
-        order = range(len(steps) - 1, -1, -1) if suffix else range(len(steps))
-        outputs = [None] * len(steps)
-        for t in order:
-            state = self._cell(F.linear(steps[t], w_ih, b_ih), state, w_hh, b_hh)
-            outputs[t] = state[0] if isinstance(state, tuple) else state
-        return outputs, state
+        gi = F.linear(x, w_ih, b_ih)  # every step's input projection in one product
+        states = self._sequence_states(gi, state, w_hh, b_hh, bool(suffix))
+        last = 0 if suffix else x.shape[0] - 1
+        hidden = self.hidden_size
+        final = tuple(s[last, :, i * hidden:(i + 1) * hidden] for i, s in enumerate(states))
+        return states[0][..., :hidden], (final if len(final) > 1 else final[0])
 
-    def _cell(self, gi, state, w_hh, b_hh):
+    def _sequence_states(self, gi, state, w_hh, b_hh, reverse):
         raise NotImplementedError
 
     def _layers(self, x, initial):
         """Run every layer and direction over x (L, N, input_size); returns the last layer's
         outputs (L, N, directions·hidden) and the final states (a list over layers·directions)."""
+        if x.shape[0] == 0:
+            raise ShapeError(f"{type(self).__name__}: the input's sequence is empty (shape "
+                             f"{describe_shape(x.shape)})")
         directions = ("", "_reverse") if self.bidirectional else ("",)
-        steps = [x[t] for t in range(x.shape[0])]
         finals = []
         for layer in range(self.num_layers):
             if layer > 0 and self.dropout > 0 and self.training:
-                steps = [F.dropout(step, self.dropout) for step in steps]
+                x = F.dropout(x, self.dropout)
             outs = []
             for d, suffix in enumerate(directions):
-                out, final = self._run_direction(steps, initial(layer * len(directions) + d),
+                out, final = self._run_direction(x, initial(layer * len(directions) + d),
                                                  layer, suffix)
                 outs.append(out)
                 finals.append(final)
-            steps = outs[0] if len(outs) == 1 else [cat(pair, -1) for pair in zip(*outs)]
-        if not steps:  # an empty sequence: no steps, (0, N, directions·hidden) outputs
-            width = self.hidden_size * len(directions)
-            return Tensor._wrap(np.zeros((0, x.shape[1], width), dtype=x.dtype)), finals
-        return stack(steps), finals
+            x = outs[0] if len(outs) == 1 else cat(outs, -1)
+        return x, finals
 
     def _output(self, out, unbatched):
         if unbatched:
@@ -333,8 +332,10 @@ class RNN(_RNNBase):
                          bidirectional, dtype=dtype)
         self.nonlinearity = nonlinearity
 
-    def _cell(self, gi, h, w_hh, b_hh):
-        return _rnn_step(gi, F.linear(h, w_hh, b_hh), self.nonlinearity)
+    def _sequence_states(self, gi, h0, w_hh, b_hh, reverse):
+        args = (gi.data, h0.data, w_hh.data, _raw(b_hh))
+        params = {"nonlinearity": self.nonlinearity, "reverse": reverse, "memo": R.Memo()}
+        return (apply(R.rnn_sequence, (gi, h0, w_hh, b_hh), args, params),)
 
     def forward(self, input, hx=None):
         x, unbatched = self._sequence(input)
@@ -347,8 +348,10 @@ class GRU(_RNNBase):
     """Gates (r, z, n) per step: h_t = (1 - z)·n + z·h_{t-1}, layer after layer."""
     mode = "GRU"
 
-    def _cell(self, gi, h, w_hh, b_hh):
-        return _gru_step(gi, F.linear(h, w_hh, b_hh), h)
+    def _sequence_states(self, gi, h0, w_hh, b_hh, reverse):
+        args = (gi.data, h0.data, w_hh.data, _raw(b_hh))
+        params = {"reverse": reverse, "memo": R.Memo()}
+        return (apply(R.gru_sequence, (gi, h0, w_hh, b_hh), args, params),)
 
     def forward(self, input, hx=None):
         x, unbatched = self._sequence(input)
@@ -362,9 +365,12 @@ class LSTM(_RNNBase):
     (output, (h_n, c_n))."""
     mode = "LSTM"
 
-    def _cell(self, gi, state, w_hh, b_hh):
-        h, c = state
-        return _lstm_step(gi + F.linear(h, w_hh, b_hh), c)
+    def _sequence_states(self, gi, state, w_hh, b_hh, reverse):
+        (h0, c0) = state
+        args = (gi.data, h0.data, c0.data, w_hh.data, _raw(b_hh))
+        params = {"reverse": reverse, "memo": R.Memo()}
+        out = apply(R.lstm_sequence, (gi, h0, c0, w_hh, b_hh), args, params)
+        return out, out  # h in columns [0, H), c in [H, 2H)
 
     def forward(self, input, hx=None):
         x, unbatched = self._sequence(input)
