@@ -44,6 +44,9 @@ class Memo:
         self.g = None
         self.grads = None
 
+    def __repr__(self):  # as graphs and traces show it among the node's parameters
+        return "memo"
+
 
 def _memoized(vjp):
     """The rule of input `index`, from vjp, which computes every input's gradient at once."""

@@ -1,6 +1,7 @@
 """nn.RNN, GRU, LSTM and their cells against PyTorch with copied weights: outputs, final states,
 and the gradients of the input, the initial states and every parameter, in float64 and float32;
 parameter names, init, state dicts both ways, arguments and errors."""
+import io
 import math
 import warnings
 
@@ -148,6 +149,32 @@ def test_second_order_gradient_matches_torch(name):
     (gt * gt).sum().backward()
     close(xs.grad, xt.grad, "float64")
     close(smod.weight_hh_l0.grad, tmod.weight_hh_l0.grad, "float64")
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_cell_second_order_gradient_matches_torch(name):
+    smod, tmod = both(name, 3, 4)
+    smod.double()
+    tmod.double()
+    x = np.random.default_rng(0).standard_normal((2, 3))
+    state = initial_state(name, (2, 4))
+    (xs, xt) = as_pair(x, "float64")
+    if name == "LSTMCell":
+        (hs, ht), (cs, ct) = as_pair(state[0], "float64"), as_pair(state[1], "float64")
+        out_s, out_t = smod(xs, (hs, cs)), tmod(xt, (ht, ct))
+        out_s, out_t = out_s[0] * out_s[1], out_t[0] * out_t[1]
+    else:
+        (hs, ht) = as_pair(state, "float64")
+        out_s, out_t = smod(xs, hs), tmod(xt, ht)
+    gs = sg.grad(out_s.tanh().sum(), [xs, hs], create_graph=True)
+    gt = torch.autograd.grad(out_t.tanh().sum(), [xt, ht], create_graph=True)
+    for a, b in zip(gs, gt):
+        close(a, b, "float64")
+    (gs[0] * gs[1].sum()).sum().backward()
+    (gt[0] * gt[1].sum()).sum().backward()
+    close(xs.grad, xt.grad, "float64")
+    close(hs.grad, ht.grad, "float64")
+    close(smod.weight_hh.grad, tmod.weight_hh.grad, "float64")
 
 
 # ---------------------------------------------------------------- cells against PyTorch
@@ -310,3 +337,18 @@ def test_bad_constructor_arguments():
 def test_input_dtype_must_match_the_parameters():
     with pytest.raises(TypeError, match="GRU: input \\(float64\\)"):
         sg.nn.GRU(3, 4)(sg.zeros(2, 1, 3, dtype=sg.float64))
+    with pytest.raises(TypeError, match="LSTM: input \\(float32\\) and c_0 \\(float64\\)"):
+        sg.nn.LSTM(3, 4)(sg.zeros(2, 1, 3), (sg.zeros(1, 1, 4), sg.zeros(1, 1, 4, dtype=sg.float64)))
+
+
+def test_empty_sequence_raises():
+    with pytest.raises(RuntimeError, match="GRU: the input's sequence is empty"):
+        sg.nn.GRU(3, 4)(sg.zeros(0, 2, 3))
+
+
+def test_trace_and_anomaly_mode_read_the_sequence_nodes():
+    gru = sg.nn.GRU(3, 4)
+    text = io.StringIO()
+    with sg.viz.trace(file=text), sg.detect_anomaly():
+        gru(sg.randn(5, 2, 3, requires_grad=True))[0].sum().backward()
+    assert "gru_sequence" in text.getvalue()

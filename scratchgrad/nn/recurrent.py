@@ -262,6 +262,9 @@ class _RNNBase(Module):
             raise ShapeError(f"{type(self).__name__}: Expected hidden size "
                              f"{describe_shape(expected)}, got {describe_shape(state.shape)} "
                              f"for {what}")
+        if state.dtype != x.dtype:
+            raise DTypeError(f"{type(self).__name__}: input ({x.dtype}) and {what} "
+                             f"({state.dtype}) must have the same dtype")
         return state.unsqueeze(1) if unbatched else state
 
     # ------------------------------------------------------------ running
