@@ -83,6 +83,12 @@ def test_parameter_list_wraps_tensors_and_indexes():
     assert isinstance(tparams[0], torch.nn.Parameter)  # the behaviour copied
 
 
+def test_identity_ignores_its_arguments():
+    x = sg.ones(2)
+    assert sg.nn.Identity(54, unused=0.1)(x) is x
+    assert list(sg.nn.Identity().parameters()) == []
+
+
 def test_parameter_dict():
     params = sg.nn.ParameterDict({"w": sg.ones(2)})
     params.update([("b", sg.zeros(1))])

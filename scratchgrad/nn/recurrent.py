@@ -240,7 +240,7 @@ class _RNNBase(Module):
                              f"{describe_shape(x.shape)})")
         if x.dtype != self.weight_ih_l0.dtype:
             raise DTypeError(f"{name}: input ({x.dtype}) and parameters "
-                            f"({self.weight_ih_l0.dtype}) must have the same dtype")
+                             f"({self.weight_ih_l0.dtype}) must have the same dtype")
         if x.ndim == 2:
             return x.unsqueeze(1), True
         return (x.transpose(0, 1) if self.batch_first else x), False
