@@ -11,13 +11,14 @@ fast: a char-level GRU training step (benchmarks/sequence.py: batch 32, length 1
 Adam; CPU time, one thread each) took 1.20x PyTorch's time as per-step nodes (index, two
 linears, a fused cell, a slice) and 0.80-0.87x as a sequence.
 The forward loops over time in NumPy; the rules run backpropagation through time once per
-incoming gradient (a per-node memo, as function.py does for custom Functions) and hand out each
-input's share. They are written with operators, slices, stack and concatenate only, so they also
+incoming gradient (primitives.memoized, as function.py does for custom Functions) and hand out
+each input's share. They are written with operators, slices, stack and concatenate only, so they also
 run on Tensors, recording a graph (create_graph=True).
 """
 import numpy as np
 
-from scratchgrad.autograd import Primitive, per_input
+from scratchgrad.autograd import Primitive
+from scratchgrad.primitives import memoized
 
 
 def _split(a, parts):
@@ -34,29 +35,6 @@ def _logistic(x, out):
         np.exp(out, out=out)
     out += 1
     np.reciprocal(out, out=out)
-
-
-class Memo:
-    """A node's gradients for all its inputs, kept for the incoming gradient they answer."""
-    __slots__ = ("g", "grads")
-
-    def __init__(self):
-        self.g = None
-        self.grads = None
-
-    def __repr__(self):  # as graphs and traces show it among the node's parameters
-        return "memo"
-
-
-def _memoized(vjp):
-    """The rule of input `index`, from vjp, which computes every input's gradient at once."""
-    def rule(g, ans, *args, index, memo, **params):
-        if memo.g is not g:
-            memo.grads = vjp(g, ans, *args, **params)
-            memo.g = g
-        return memo.grads[index]
-    rule.__doc__ = vjp.__doc__
-    return per_input(rule)
 
 
 def _time_order(length, reverse):
@@ -109,7 +87,7 @@ def _rnn_sequence_vjp(g, ans, gi, h0, w_hh, b_hh, nonlinearity, reverse):
     return d_gi, d_h, d_w, d_b
 
 
-rnn_sequence = Primitive("rnn_sequence", _rnn_sequence, _memoized(_rnn_sequence_vjp))
+rnn_sequence = Primitive("rnn_sequence", _rnn_sequence, memoized(_rnn_sequence_vjp))
 
 
 # ---------------------------------------------------------------- GRU
@@ -151,7 +129,7 @@ def _gru_cell_vjp(g, ans, gi, gh, h):
             np.concatenate([d_r, d_z, d_n * r], axis=-1), g_h * z)
 
 
-gru_cell = Primitive("gru_cell", _gru_cell, _memoized(_gru_cell_vjp))
+gru_cell = Primitive("gru_cell", _gru_cell, memoized(_gru_cell_vjp))
 
 
 def _gru_sequence(gi, h0, w_hh, b_hh, reverse, memo):
@@ -190,7 +168,7 @@ def _gru_sequence_vjp(g, ans, gi, h0, w_hh, b_hh, reverse):
     return np.stack(d_gi), d_h, d_w, d_b
 
 
-gru_sequence = Primitive("gru_sequence", _gru_sequence, _memoized(_gru_sequence_vjp))
+gru_sequence = Primitive("gru_sequence", _gru_sequence, memoized(_gru_sequence_vjp))
 
 
 # ---------------------------------------------------------------- LSTM
@@ -234,7 +212,7 @@ def _lstm_cell_vjp(g, ans, a, c):
     return _lstm_gate_grads(g, ans, c)
 
 
-lstm_cell = Primitive("lstm_cell", _lstm_cell, _memoized(_lstm_cell_vjp))
+lstm_cell = Primitive("lstm_cell", _lstm_cell, memoized(_lstm_cell_vjp))
 
 
 def _lstm_sequence(gi, h0, c0, w_hh, b_hh, reverse, memo):
@@ -271,4 +249,4 @@ def _lstm_sequence_vjp(g, ans, gi, h0, c0, w_hh, b_hh, reverse):
     return d_gi, d_h, d_c, d_w, d_b
 
 
-lstm_sequence = Primitive("lstm_sequence", _lstm_sequence, _memoized(_lstm_sequence_vjp))
+lstm_sequence = Primitive("lstm_sequence", _lstm_sequence, memoized(_lstm_sequence_vjp))

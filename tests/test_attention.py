@@ -95,6 +95,19 @@ def test_sdpa_gradcheck():
                         leaves)
 
 
+def test_attention_node_computes_its_rule_once_and_lets_it_go():
+    """The fused node's rules share one softmax backward (a memo), dropped after the last use."""
+    q, k, v = (sg.tensor(a, requires_grad=True) for a in qkv((2, 4, 3), (2, 5, 3)))
+    out = F.scaled_dot_product_attention(q, k, v)
+    weights = out.grad_fn.inputs[0]
+    memo = weights.grad_fn.params["memo"]
+    out.sum().backward(retain_graph=True)
+    assert memo.grads is None and memo.g is None
+    first = q.grad.numpy().copy()
+    out.sum().backward()  # a second backward computes it again
+    np.testing.assert_allclose(q.grad.numpy(), 2 * first, rtol=1e-6)
+
+
 def test_sdpa_second_order_matches_torch():
     q, k, v = qkv((2, 4, 3), (2, 4, 3))
     (qs, qt), (ks, kt), (vs, vt) = pair(q, "float64"), pair(k, "float64"), pair(v, "float64")

@@ -127,16 +127,17 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
 
 def _attention_weights(q, k, scale=None, bias=None, drop=None, masked_rows_nan=False):
     """softmax(Q Kᵀ · scale + bias) over the keys, -inf where drop (a bool array, or "causal"):
-    a matmul and one fused node."""
+    one fused node (primitives.attention_weights)."""
     scale = 1 / math.sqrt(q.shape[-1]) if scale is None else scale
-    scores = q @ k.transpose(-2, -1)
     if isinstance(drop, str):
         masked = _causal_mask(q.shape[-2], k.shape[-2], q.dtype)
     else:
         masked = None if drop is None else np.where(drop, -np.inf, 0).astype(q.dtype)
-    args = (scores.data, None if bias is None else bias.data)
-    params = {"masked": masked, "scale": scale, "masked_rows_nan": masked_rows_nan}
-    return apply(P.attention_softmax, (scores, bias), args, params)
+    inputs = (q, k, bias)
+    params = {"masked": masked, "scale": scale, "masked_rows_nan": masked_rows_nan,
+              "memo": P.Memo(inputs)}
+    args = (q.data, k.data, None if bias is None else bias.data)
+    return apply(P.attention_weights, inputs, args, params)
 
 
 def _attention_mask(op, name, mask, q, k, keep_where):

@@ -18,6 +18,7 @@ from scratchgrad.nn import functional as F
 from scratchgrad.nn import init
 from scratchgrad.nn.module import Module, Parameter
 from scratchgrad.ops import as_tensor, cat, relu, stack, tanh
+from scratchgrad.primitives import Memo
 from scratchgrad.tensor import Tensor
 
 # How many gate blocks each mode's weights stack, in PyTorch's order.
@@ -26,13 +27,15 @@ GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4}
 
 def _gru_step(gi, gh, h):
     """h' from the projections of x and h (gates r, z, n); see recurrence.gru_cell."""
-    out = apply(R.gru_cell, (gi, gh, h), (gi.data, gh.data, h.data), {"memo": R.Memo()})
+    inputs = (gi, gh, h)
+    out = apply(R.gru_cell, inputs, (gi.data, gh.data, h.data), {"memo": Memo(inputs)})
     return out[..., :h.shape[-1]]
 
 
 def _lstm_step(gates, c):
     """(h', c') from the summed projections (gates i, f, g, o); see recurrence.lstm_cell."""
-    out = apply(R.lstm_cell, (gates, c), (gates.data, c.data), {"memo": R.Memo()})
+    inputs = (gates, c)
+    out = apply(R.lstm_cell, inputs, (gates.data, c.data), {"memo": Memo(inputs)})
     n = c.shape[-1]
     return out[..., :n], out[..., n:2 * n]
 
@@ -336,9 +339,10 @@ class RNN(_RNNBase):
         self.nonlinearity = nonlinearity
 
     def _sequence_states(self, gi, h0, w_hh, b_hh, reverse):
+        inputs = (gi, h0, w_hh, b_hh)
         args = (gi.data, h0.data, w_hh.data, _raw(b_hh))
-        params = {"nonlinearity": self.nonlinearity, "reverse": reverse, "memo": R.Memo()}
-        return (apply(R.rnn_sequence, (gi, h0, w_hh, b_hh), args, params),)
+        params = {"nonlinearity": self.nonlinearity, "reverse": reverse, "memo": Memo(inputs)}
+        return (apply(R.rnn_sequence, inputs, args, params),)
 
     def forward(self, input, hx=None):
         x, unbatched = self._sequence(input)
@@ -352,9 +356,10 @@ class GRU(_RNNBase):
     mode = "GRU"
 
     def _sequence_states(self, gi, h0, w_hh, b_hh, reverse):
+        inputs = (gi, h0, w_hh, b_hh)
         args = (gi.data, h0.data, w_hh.data, _raw(b_hh))
-        params = {"reverse": reverse, "memo": R.Memo()}
-        return (apply(R.gru_sequence, (gi, h0, w_hh, b_hh), args, params),)
+        params = {"reverse": reverse, "memo": Memo(inputs)}
+        return (apply(R.gru_sequence, inputs, args, params),)
 
     def forward(self, input, hx=None):
         x, unbatched = self._sequence(input)
@@ -370,9 +375,10 @@ class LSTM(_RNNBase):
 
     def _sequence_states(self, gi, state, w_hh, b_hh, reverse):
         (h0, c0) = state
+        inputs = (gi, h0, c0, w_hh, b_hh)
         args = (gi.data, h0.data, c0.data, w_hh.data, _raw(b_hh))
-        params = {"reverse": reverse, "memo": R.Memo()}
-        out = apply(R.lstm_sequence, (gi, h0, c0, w_hh, b_hh), args, params)
+        params = {"reverse": reverse, "memo": Memo(inputs)}
+        out = apply(R.lstm_sequence, inputs, args, params)
         return out, out  # h in columns [0, H), c in [H, 2H)
 
     def forward(self, input, hx=None):
