@@ -334,6 +334,16 @@ def test_bad_constructor_arguments():
         sg.nn.LSTM(3, 4, proj_size=2)
 
 
+def test_device_argument_and_flatten_parameters():
+    gru = sg.nn.GRU(3, 4, device="cpu")
+    assert gru.flatten_parameters() is None
+    sg.nn.LSTMCell(3, 4, device="cpu")
+    with pytest.raises(RuntimeError, match="scratchgrad runs on the CPU"):
+        sg.nn.RNN(3, 4, device="cuda")
+    with pytest.raises(RuntimeError, match="scratchgrad runs on the CPU"):
+        sg.nn.MultiheadAttention(4, 2, device="cuda")
+
+
 def test_input_dtype_must_match_the_parameters():
     with pytest.raises(TypeError, match="GRU: input \\(float64\\)"):
         sg.nn.GRU(3, 4)(sg.zeros(2, 1, 3, dtype=sg.float64))

@@ -5,7 +5,7 @@ from scratchgrad.errors import ShapeError, ValueRangeError, describe_shape
 from scratchgrad.nn import functional as F
 from scratchgrad.nn import init
 from scratchgrad.nn.layers import Linear
-from scratchgrad.nn.module import Module, Parameter
+from scratchgrad.nn.module import Module, Parameter, check_device
 from scratchgrad.ops import as_tensor
 
 
@@ -19,8 +19,10 @@ class MultiheadAttention(Module):
     (q_proj_weight, k_proj_weight, v_proj_weight when kdim or vdim differ from embed_dim)."""
 
     def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False,
-                 add_zero_attn=False, kdim=None, vdim=None, batch_first=False, dtype=None):
+                 add_zero_attn=False, kdim=None, vdim=None, batch_first=False, device=None,
+                 dtype=None):
         super().__init__()
+        check_device("MultiheadAttention", device)
         if embed_dim <= 0 or num_heads <= 0:
             raise ValueRangeError(f"MultiheadAttention: embed_dim and num_heads must be greater "
                                   f"than 0, got embed_dim={embed_dim} and num_heads={num_heads}")

@@ -16,7 +16,7 @@ from scratchgrad.autograd import apply
 from scratchgrad.errors import DTypeError, ShapeError, ValueRangeError, describe_shape
 from scratchgrad.nn import functional as F
 from scratchgrad.nn import init
-from scratchgrad.nn.module import Module, Parameter
+from scratchgrad.nn.module import Module, Parameter, check_device
 from scratchgrad.ops import as_tensor, cat, relu, stack, tanh
 from scratchgrad.primitives import Memo
 from scratchgrad.tensor import Tensor
@@ -71,9 +71,10 @@ class _CellBase(Module):
     """One time step: weight_ih (G·hidden, input), weight_hh (G·hidden, hidden), bias_ih, bias_hh."""
     mode = "RNN_TANH"
 
-    def __init__(self, input_size, hidden_size, bias=True, dtype=None):
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
         super().__init__()
         name = type(self).__name__
+        check_device(name, device)
         self.input_size = _check_size(f"{name}: input_size", input_size)
         self.hidden_size = _check_size(f"{name}: hidden_size", hidden_size)
         self.bias = bias
@@ -136,12 +137,13 @@ def _unbatch(t, unbatched):
 class RNNCell(_CellBase):
     """h' = tanh(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh) (or relu)."""
 
-    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", dtype=None):
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", device=None,
+                 dtype=None):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNNCell: unknown nonlinearity {nonlinearity!r} "
                              "(expected 'tanh' or 'relu')")
         self.mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
-        super().__init__(input_size, hidden_size, bias, dtype)
+        super().__init__(input_size, hidden_size, bias, device, dtype)
         self.nonlinearity = nonlinearity
 
     def forward(self, input, hx=None):
@@ -184,9 +186,10 @@ class _RNNBase(Module):
     mode = "RNN_TANH"
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, proj_size=0, dtype=None):
+                 dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=None):
         super().__init__()
         name = type(self).__name__
+        check_device(name, device)
         self.input_size = _check_size(f"{name}: input_size", input_size)
         self.hidden_size = _check_size(f"{name}: hidden_size", hidden_size)
         if not isinstance(num_layers, numbers.Integral) or num_layers < 1:
@@ -222,6 +225,9 @@ class _RNNBase(Module):
         get = self._parameters.get
         return (get(f"weight_ih_l{layer}{suffix}"), get(f"weight_hh_l{layer}{suffix}"),
                 get(f"bias_ih_l{layer}{suffix}"), get(f"bias_hh_l{layer}{suffix}"))
+
+    def flatten_parameters(self):
+        """A no-op: PyTorch compacts the weights for cuDNN here; there is nothing to compact."""
 
     @property
     def all_weights(self):
@@ -330,12 +336,12 @@ class RNN(_RNNBase):
     """h_t = tanh(x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh) (or relu), layer after layer."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
-                 batch_first=False, dropout=0.0, bidirectional=False, dtype=None):
+                 batch_first=False, dropout=0.0, bidirectional=False, device=None, dtype=None):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: unknown nonlinearity {nonlinearity!r} (expected 'tanh' or 'relu')")
         self.mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, dtype=dtype)
+                         bidirectional, device=device, dtype=dtype)
         self.nonlinearity = nonlinearity
 
     def _sequence_states(self, gi, h0, w_hh, b_hh, reverse):
