@@ -5,6 +5,8 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import scratchgrad as sg
 from scratchgrad.nn import functional as F
@@ -83,6 +85,21 @@ SDPA_CASES = {
 @pytest.mark.parametrize("case", list(SDPA_CASES))
 def test_sdpa_matches_torch(case, dtype):
     compare_sdpa(dtype=dtype, **SDPA_CASES[case])
+
+
+@settings(max_examples=20, deadline=None)
+@given(batch=st.lists(st.integers(1, 3), max_size=2), length=st.integers(1, 6),
+       source=st.integers(1, 6), features=st.integers(1, 5), value_features=st.integers(1, 4),
+       causal=st.booleans(), mask=st.sampled_from(["none", "bool", "float"]))
+def test_sdpa_matches_torch_on_drawn_shapes(batch, length, source, features, value_features,
+                                            causal, mask):
+    batch = tuple(batch)
+    mask_shape = (length, source)
+    if causal:
+        mask = "none"
+    compare_sdpa(((*batch, length, features), (*batch, source, features),
+                  (*batch, source, value_features)), "float64", mask_kind=mask,
+                 mask_shape=mask_shape, is_causal=causal)
 
 
 def test_sdpa_gradcheck():
