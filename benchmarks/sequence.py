@@ -39,7 +39,7 @@ def gru_pair(sg, torch):
     """The model in each library, with scratchgrad's initial weights copied into PyTorch's."""
     sg.manual_seed(0)
     sg_model, torch_model = char_gru(sg), char_gru(torch)
-    torch_model.load_state_dict({k: torch.tensor(v.numpy()) for k, v in sg_model.state_dict().items()})
+    torch_model.load_state_dict({k: torch.tensor(v.detach().numpy()) for k, v in sg_model.state_dict().items()})
     return sg_model, torch_model
 
 
@@ -101,7 +101,7 @@ def bench_attention(sg, torch, repeats, calls=20):
                 out = attention_once(lib, q, k, v, upstream)
             seconds = (time.perf_counter() - start) / calls
             results[lib] = min(results.get(lib, np.inf), seconds)
-            grads[lib] = (out.detach().numpy(), q.grad.numpy() / calls)
+            grads[lib] = (out.detach().numpy(), q.grad.detach().numpy() / calls)
     ok = all(np.allclose(a, b, rtol=1e-4, atol=1e-5) for a, b in zip(grads[sg], grads[torch]))
     return results[sg], results[torch], ok
 

@@ -35,6 +35,7 @@ from scratchgrad.errors import (
     DTypeError,
     GradcheckError,
     GraphError,
+    InPlaceError,
     SerializationError,
     ShapeError,
     ValueRangeError,
@@ -134,7 +135,7 @@ from scratchgrad.ops import (
     where,
 )
 from scratchgrad.serialization import load, save
-from scratchgrad.tensor import Size, Tensor
+from scratchgrad.tensor import Size, Tensor, from_numpy
 
 __version__ = "0.1.0"
 
@@ -158,6 +159,7 @@ __all__ = [
     "GradcheckError",
     "GraphError",
     "GraphGrowthWarning",
+    "InPlaceError",
     "SerializationError",
     "ShapeError",
     "Size",
@@ -198,6 +200,7 @@ __all__ = [
     "float16",
     "float32",
     "float64",
+    "from_numpy",
     "full",
     "full_like",
     "ge",

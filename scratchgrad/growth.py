@@ -20,6 +20,7 @@ which is O(1) per backward. The third never goes through backward, and shows two
   while a running total of loss tensors (or a list of them) keeps every one alive.
 """
 import gc
+import threading
 import warnings
 import weakref
 
@@ -46,7 +47,7 @@ _alive_check_at = ALIVE_USED_LOSSES  # doubled when a count turns out to be unco
 def watch_growth(order):
     """Called once per backward with its nodes (newest first): note the oldest and the size."""
     global _oldest, _size, _growing
-    if len(autograd.backward_roots) >= _alive_check_at and "alive" not in _warned:
+    if len(autograd.backward_roots) >= _alive_check_at * _threads() and "alive" not in _warned:
         _check_alive_losses()
     if not order or "backward" in _warned:
         return
@@ -66,12 +67,16 @@ def _check_alive_losses():
     global _alive_check_at
     gc.collect()
     alive = len(autograd.backward_roots)
-    if alive < ALIVE_USED_LOSSES:
+    if alive < ALIVE_USED_LOSSES * _threads():  # each thread's training loop holds its own loss
         _alive_check_at *= 2
         return
     _warn("alive", f"{alive} tensors that backward() already started from are still alive, each "
                    "keeping its whole graph. A running total (`total = total + loss`) or a list "
                    "of loss tensors? Keep numbers instead: `loss.item()` (or `loss.detach()`).")
+
+
+def _threads():
+    return threading.active_count()
 
 
 def _growing_graph_message(oldest, passes, size):

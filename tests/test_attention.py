@@ -120,9 +120,9 @@ def test_attention_node_computes_its_rule_once_and_lets_it_go():
     memo = weights.grad_fn.params["memo"]
     out.sum().backward(retain_graph=True)
     assert memo.grads is None and memo.g is None
-    first = q.grad.numpy().copy()
+    first = q.grad.detach().numpy().copy()
     out.sum().backward()  # a second backward computes it again
-    np.testing.assert_allclose(q.grad.numpy(), 2 * first, rtol=1e-6)
+    np.testing.assert_allclose(q.grad.detach().numpy(), 2 * first, rtol=1e-6)
 
 
 def test_sdpa_second_order_matches_torch():
@@ -149,7 +149,7 @@ def test_sdpa_fully_masked_row_is_zero_with_zero_gradient_as_torch(float_mask):
     out_s = F.scaled_dot_product_attention(qs, ks, vs, attn_mask=sg.tensor(mask))
     out_t = torch.nn.functional.scaled_dot_product_attention(qt, kt, vt, attn_mask=torch.tensor(mask))
     close(out_s, out_t, "float64")
-    assert (out_s.numpy()[0, 1] == 0).all()
+    assert (out_s.detach().numpy()[0, 1] == 0).all()
     out_s.sum().backward()
     out_t.sum().backward()
     for s, t in ((qs, qt), (ks, kt), (vs, vt)):
@@ -160,10 +160,10 @@ def test_sdpa_dropout_zeroes_weights_and_keeps_the_mean():
     sg.manual_seed(0)
     q = sg.zeros(1, 200, 4)  # uniform weights 1/50 over 50 keys
     v = sg.ones(1, 50, 3)
-    out = F.scaled_dot_product_attention(q, sg.zeros(1, 50, 4), v, dropout_p=0.5).numpy()
+    out = F.scaled_dot_product_attention(q, sg.zeros(1, 50, 4), v, dropout_p=0.5).detach().numpy()
     assert not np.allclose(out, 1)
     assert abs(out.mean() - 1) < 0.05
-    plain = F.scaled_dot_product_attention(q, sg.zeros(1, 50, 4), v, dropout_p=0.0).numpy()
+    plain = F.scaled_dot_product_attention(q, sg.zeros(1, 50, 4), v, dropout_p=0.0).detach().numpy()
     np.testing.assert_allclose(plain, 1, rtol=1e-6)
 
 
@@ -290,19 +290,19 @@ def test_multihead_attention_parameters_match_torch():
             [(n, tuple(p.shape)) for n, p in tmod.named_parameters()]
         assert list(smod.state_dict()) == list(tmod.state_dict())
     smod = sg.nn.MultiheadAttention(8, 2)
-    assert (smod.in_proj_bias.numpy() == 0).all() and (smod.out_proj.bias.numpy() == 0).all()
+    assert (smod.in_proj_bias.detach().numpy() == 0).all() and (smod.out_proj.bias.detach().numpy() == 0).all()
     bound = math.sqrt(6 / (8 + 24))  # xavier_uniform over (3E, E)
-    assert np.abs(smod.in_proj_weight.numpy()).max() <= bound
+    assert np.abs(smod.in_proj_weight.detach().numpy()).max() <= bound
 
 
 def test_multihead_attention_dropout_in_training_only():
     sg.manual_seed(0)
     mha = sg.nn.MultiheadAttention(8, 2, dropout=0.5)
     x = sg.randn(5, 2, 8)
-    a, b = mha(x, x, x)[0].numpy(), mha(x, x, x)[0].numpy()
+    a, b = mha(x, x, x)[0].detach().numpy(), mha(x, x, x)[0].detach().numpy()
     assert not np.allclose(a, b)
     mha.eval()
-    np.testing.assert_array_equal(mha(x, x, x)[0].numpy(), mha(x, x, x)[0].numpy())
+    np.testing.assert_array_equal(mha(x, x, x)[0].detach().numpy(), mha(x, x, x)[0].detach().numpy())
 
 
 def test_multihead_attention_fully_masked_row_as_torch():
@@ -315,7 +315,7 @@ def test_multihead_attention_fully_masked_row_as_torch():
         out_s, _ = smod(*[sg.tensor(x)] * 3, attn_mask=sg.tensor(mask), need_weights=need_weights)
         out_t, _ = tmod(*[torch.tensor(x)] * 3, attn_mask=torch.tensor(mask),
                         need_weights=need_weights)
-        np.testing.assert_allclose(out_s.numpy(), out_t.detach().numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(out_s.detach().numpy(), out_t.detach().numpy(), rtol=1e-4, atol=1e-5)
 
 
 def test_multihead_attention_bad_input():

@@ -229,7 +229,7 @@ def test_init_is_uniform_within_one_over_sqrt_hidden(name):
     sg.manual_seed(0)
     module = getattr(sg.nn, name)(10, 16)
     bound = 1 / math.sqrt(16)
-    values = np.concatenate([p.numpy().ravel() for p in module.parameters()])
+    values = np.concatenate([p.detach().numpy().ravel() for p in module.parameters()])
     assert values.dtype == np.float32
     assert np.abs(values).max() <= bound
     assert np.abs(values).max() > 0.95 * bound
@@ -239,7 +239,7 @@ def test_init_is_uniform_within_one_over_sqrt_hidden(name):
 @pytest.mark.parametrize("name", LAYERS)
 def test_state_dict_loads_into_torch(name):
     smod, tmod = getattr(sg.nn, name)(5, 6, num_layers=2), getattr(torch.nn, name)(5, 6, num_layers=2)
-    tmod.load_state_dict({k: torch.tensor(v.numpy()) for k, v in smod.state_dict().items()})
+    tmod.load_state_dict({k: torch.tensor(v.detach().numpy()) for k, v in smod.state_dict().items()})
     x = np.random.default_rng(0).standard_normal((4, 3, 5)).astype(np.float32)
     close(flat(smod(sg.tensor(x)))[0], flat(tmod(torch.tensor(x)))[0], "float32")
 
@@ -248,12 +248,12 @@ def test_dropout_between_layers_only_in_training():
     sg.manual_seed(0)
     gru = sg.nn.GRU(5, 6, num_layers=2, dropout=0.5)
     x = sg.randn(4, 3, 5)
-    trained = [gru(x)[0].numpy().copy() for _ in range(2)]
+    trained = [gru(x)[0].detach().numpy().copy() for _ in range(2)]
     assert not np.allclose(trained[0], trained[1])
     gru.eval()
     plain = sg.nn.GRU(5, 6, num_layers=2)
     plain.load_state_dict(gru.state_dict())
-    np.testing.assert_array_equal(gru(x)[0].numpy(), plain(x)[0].numpy())
+    np.testing.assert_array_equal(gru(x)[0].detach().numpy(), plain(x)[0].detach().numpy())
 
 
 def test_dropout_with_one_layer_warns_as_torch():
