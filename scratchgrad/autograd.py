@@ -390,11 +390,12 @@ def _modified_error(node, position, value, storage, write):
 #       by the root and holding no nodes, so an entry goes when the root's tensor does;
 #   summed_notes: node -> {input index: the shape its gradient had before broadcasting was
 #       summed away};
-#   backward_roots: the nodes whose output a backward started from (used losses).
+#   backward_roots: the nodes whose output a backward started from (used losses), each with
+#       the thread that ran that backward.
 KEEP_GRADIENTS_UP_TO = 2000
 kept_gradients = weakref.WeakKeyDictionary()
 summed_notes = weakref.WeakKeyDictionary()
-backward_roots = weakref.WeakSet()
+backward_roots = weakref.WeakKeyDictionary()
 
 
 def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
@@ -413,13 +414,13 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
     # stored as a leaf's .grad (a rule like add's hands the same g to both its inputs).
     shared = {id(g) for g in root_grads}
     kept = {} if len(order) <= KEEP_GRADIENTS_UP_TO else None
+    thread = threading.get_ident()
     for root, g in zip(roots, root_grads):
         if root.grad_fn is not None:
-            backward_roots.add(root.grad_fn)
+            backward_roots[root.grad_fn] = thread
             if kept is not None:
                 kept_gradients[root.grad_fn] = kept
         _deliver(root, g, grads, capture, shared)
-    thread = threading.get_ident()
     watchers = tuple(w for w, owner in backward_watchers if owner == thread) if backward_watchers else ()
     watched = kept is not None or capture is not None or len(retaining_grad) > 0 or len(watchers) > 0
     watch_growth(order)

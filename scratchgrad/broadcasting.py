@@ -22,6 +22,7 @@ The check is a forward check (autograd.forward_checks) on the broadcasting ops, 
 while a mode other than "allow" is set.
 """
 import math
+import threading
 import warnings
 
 import numpy as np
@@ -37,11 +38,15 @@ class BroadcastWarning(UserWarning):
     """An op's broadcast made a result bigger than its inputs (sg.set_broadcast_mode("warn"))."""
 
 
-_mode = "allow"
+class _Mode(threading.local):
+    value = "allow"  # per thread, like grad mode: each new thread starts allowing
+
+
+_mode = _Mode()
 
 
 def get_broadcast_mode():
-    return _mode
+    return _mode.value
 
 
 class set_broadcast_mode:
@@ -54,7 +59,7 @@ class set_broadcast_mode:
     def __init__(self, mode):
         if mode not in MODES:
             raise ValueError(f"set_broadcast_mode: mode must be one of {MODES}, got {mode!r}")
-        self.previous = _mode
+        self.previous = _mode.value
         _set(mode)
 
     def __enter__(self):
@@ -65,13 +70,12 @@ class set_broadcast_mode:
 
 
 def _set(mode):
-    global _mode
-    if (mode == "allow") != (_mode == "allow"):
+    if (mode == "allow") != (_mode.value == "allow"):
         if mode == "allow":
             autograd.remove_forward_check(_check)
         else:
             autograd.add_forward_check(_check)
-    _mode = mode
+    _mode.value = mode
 
 
 def _check(op, out, args):
@@ -79,13 +83,13 @@ def _check(op, out, args):
         return
     shapes = [np.shape(a) for a in args if np.ndim(a) > 0]
     out_shape = np.shape(out)
-    if _mode in ("warn-rank", "raise-rank", "rank"):
+    if _mode.value in ("warn-rank", "raise-rank", "rank"):
         message = _rank_message(op, shapes, out_shape)
     else:
         message = _growth_message(op, shapes, out_shape)
     if message is None:
         return
-    if _mode in ("raise", "raise-rank", "rank"):
+    if _mode.value in ("raise", "raise-rank", "rank"):
         raise ShapeError(message)
     warnings.warn(message, BroadcastWarning, stacklevel=user_stacklevel())
 

@@ -47,7 +47,7 @@ _alive_check_at = ALIVE_USED_LOSSES  # doubled when a count turns out to be unco
 def watch_growth(order):
     """Called once per backward with its nodes (newest first): note the oldest and the size."""
     global _oldest, _size, _growing
-    if len(autograd.backward_roots) >= _alive_check_at * _threads() and "alive" not in _warned:
+    if len(autograd.backward_roots) >= _alive_check_at and "alive" not in _warned:
         _check_alive_losses()
     if not order or "backward" in _warned:
         return
@@ -66,8 +66,8 @@ def _check_alive_losses():
     (once per doubling of the count, so this stays rare) and warn if they survive."""
     global _alive_check_at
     gc.collect()
-    alive = len(autograd.backward_roots)
-    if alive < ALIVE_USED_LOSSES * _threads():  # each thread's training loop holds its own loss
+    alive = _alive_in_this_thread()  # other threads' training loops each hold their own loss
+    if alive < ALIVE_USED_LOSSES:
         _alive_check_at *= 2
         return
     _warn("alive", f"{alive} tensors that backward() already started from are still alive, each "
@@ -75,8 +75,9 @@ def _check_alive_losses():
                    "of loss tensors? Keep numbers instead: `loss.item()` (or `loss.detach()`).")
 
 
-def _threads():
-    return threading.active_count()
+def _alive_in_this_thread():
+    me = threading.get_ident()
+    return sum(1 for thread in list(autograd.backward_roots.values()) if thread == me)
 
 
 def _growing_graph_message(oldest, passes, size):

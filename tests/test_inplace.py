@@ -575,3 +575,20 @@ def test_training_loops_in_eight_threads_never_warn_of_graph_growth():
     for t in threads:
         t.join()
     assert failures == []
+
+
+def test_broadcast_mode_is_per_thread():
+    import threading
+    seen = {}
+
+    def other():
+        seen["mode"] = sg.get_broadcast_mode()
+        seen["sum"] = (sg.ones(3, 1) + sg.ones(3)).shape  # would raise under this thread's mode
+
+    with sg.set_broadcast_mode("raise"):
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join()
+        with pytest.raises(ValueError):
+            sg.ones(3, 1) + sg.ones(3)
+    assert seen == {"mode": "allow", "sum": (3, 3)}

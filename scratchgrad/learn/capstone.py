@@ -49,7 +49,7 @@ def forward(x, y, W1, bn_gain, bn_bias, W2, b2):
     h_pre_act = bn_gain * bn_raw + bn_bias             # (N, H); bn_gain, bn_bias are (H,)
     h = np.tanh(h_pre_act)                             # (N, H)
     logits = h @ W2 + b2                               # (N, C)
-    logit_maxes = logits.max(axis=1, keepdims=True)    # (N, 1)
+    logit_maxes = np.max(logits, axis=1, keepdims=True)  # (N, 1)
     norm_logits = logits - logit_maxes                 # (N, C), so that exp can't overflow
     counts = np.exp(norm_logits)                       # (N, C)
     counts_sum = counts.sum(axis=1, keepdims=True)     # (N, 1)
