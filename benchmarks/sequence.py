@@ -6,7 +6,7 @@ timed in the same run.
  10. causal attention, forward + backward of F.scaled_dot_product_attention with B=16, H=4,
      T=64, head size 32 (the GPT's attention core): time per call
 
-    .venv/bin/python benchmarks/sequence.py       (just these two, with a per-node profile)
+    .venv/bin/python benchmarks/sequence.py       (just these two)
 """
 import os
 import sys

@@ -8,8 +8,8 @@ read the gates from `ans` instead of recomputing them, and the layers slice the 
 
 A sequence is one node rather than a few per time step, because that is what makes a GRU layer
 fast: a char-level GRU training step (benchmarks/sequence.py: batch 32, length 16, hidden 128,
-Adam; CPU time, one thread each) took 1.20x PyTorch's time as per-step nodes (index, two
-linears, a fused cell, a slice) and 0.80-0.87x as a sequence.
+Adam; CPU time, one thread each, on a busy 2-core machine) took 1.20x PyTorch's time as
+per-step nodes (index, two linears, a fused cell, a slice) and 0.8-1.04x as a sequence.
 The forward loops over time in NumPy; the rules run backpropagation through time once per
 incoming gradient (primitives.memoized, as function.py does for custom Functions) and hand out
 each input's share. They are written with operators, slices, stack and concatenate only, so they also
