@@ -64,6 +64,8 @@ def test_module_dict_behaves_as_a_dict():
     assert isinstance(d.pop("y"), sg.nn.Tanh) and list(d) == ["x", "z"]
     del d["x"]
     assert list(d) == ["z"]
+    d.update(sg.nn.ModuleDict({"w": sg.nn.ReLU()}))  # another ModuleDict, as PyTorch allows
+    assert list(d) == ["z", "w"]
     with pytest.raises(TypeError, match="is not a Module subclass"):
         d["w"] = 3
     with pytest.raises(KeyError):

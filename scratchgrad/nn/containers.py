@@ -7,7 +7,7 @@ from scratchgrad.tensor import Tensor
 
 def _pairs(name, values):
     """(key, value) pairs from a mapping or an iterable of pairs, as PyTorch's update() takes."""
-    if isinstance(values, Mapping):
+    if isinstance(values, (Mapping, ModuleDict, ParameterDict)):
         return list(values.items())
     pairs = []
     for i, item in enumerate(values):
