@@ -12,8 +12,8 @@ Adam; CPU time, one thread each, on a busy 2-core machine) took 1.20x PyTorch's 
 per-step nodes (index, two linears, a fused cell, a slice) and 0.8-1.04x as a sequence.
 The forward loops over time in NumPy; the rules run backpropagation through time once per
 incoming gradient (primitives.memoized, as function.py does for custom Functions) and hand out
-each input's share. They are written with operators, slices, stack and concatenate only, so they also
-run on Tensors, recording a graph (create_graph=True).
+each input's share. They are written with operators, slices, stack and concatenate only, so
+they also run on Tensors, recording a graph (create_graph=True).
 """
 import numpy as np
 
