@@ -11,6 +11,9 @@ Workloads:
   4-6. training XOR, digits and MNIST-shaped MLPs (benchmarks/training.py)
   7-8. one SGD step of a digits CNN and of an MNIST-shaped CNN (benchmarks/training.py); their
        NumPy column is the step's matrix products alone, timed on their own: the BLAS floor
+  9. a char-level GRU training step, Adam (benchmarks/sequence.py)
+  10. causal scaled_dot_product_attention forward + backward, B=16, H=4, T=64, head 32
+      (benchmarks/sequence.py; the GPT's attention core)
 
 Every timing is the best of several repeats (time.perf_counter). The script prints one table with
 absolute times, ratios and PASS/MISS per target, and checks that scratchgrad's gradients match
@@ -35,6 +38,7 @@ import numpy as np
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
+import sequence
 import training
 
 N_OPS = 10_000          # workload 1: chained ops on a (4,) tensor
@@ -59,6 +63,8 @@ MNIST_VS_FLOOR = 0.95
 DIGITS_CNN_VS_TORCH = 1.5
 MNIST_CNN_VS_TORCH = 2.0
 CNN_STEPS = {"digits": 20, "mnist": 10}   # steps per timed run
+GRU_VS_TORCH = 1.5
+ATTENTION_VS_TORCH = 1.3
 
 
 # ---------------------------------------------------------------- helpers
@@ -326,6 +332,21 @@ def bench_cnns(sg, torch, repeats):
     return rows, checks
 
 
+# ---------------------------------------------------------------- workloads 9-10: sequence models
+
+def bench_sequences(sg, torch, repeats):
+    """The char-level GRU step and the causal attention core (benchmarks/sequence.py)."""
+    sg_s, pt_s, ok, losses = sequence.bench_gru_step(sg, torch, repeats)
+    rows = [Row("9 char GRU Adam step", "ms", sg_s * 1e3, pt_s * 1e3, None,
+                f"<= {GRU_VS_TORCH}x PyTorch", sg_s <= GRU_VS_TORCH * pt_s)]
+    checks = [("char GRU: loss after 20 steps", ok, *losses)]
+    sg_s, pt_s, ok = sequence.bench_attention(sg, torch, repeats)
+    rows.append(Row("10 causal attention fwd+bwd", "ms", sg_s * 1e3, pt_s * 1e3, None,
+                    f"<= {ATTENTION_VS_TORCH}x PyTorch", sg_s <= ATTENTION_VS_TORCH * pt_s))
+    checks.append(("causal attention: output and query gradient", ok, None, None))
+    return rows, checks
+
+
 def print_blas_shares(rows):
     """What share of each CNN step the matrix products alone take (NumPy column / scratchgrad)."""
     shares = [f"{r.metric.split(' SGD')[0][2:]} {r.numpy / r.sg:.0%}" for r in rows]
@@ -453,8 +474,12 @@ def main():
     training_rows, training_checks = bench_training(sg, torch, repeats)
     progress("workloads 7-8: CNN training steps")
     cnn_rows, cnn_checks = bench_cnns(sg, torch, repeats)
+    progress("workloads 9-10: GRU step, causal attention")
+    sequence_rows, sequence_checks = bench_sequences(sg, torch, repeats)
     rows = per_op_rows + deep_rows + matmul_rows + training_rows + cnn_rows
+    rows += sequence_rows
     checks = [per_op_check, deep_check, matmul_check, *training_checks, *cnn_checks]
+    checks += sequence_checks
     print_table(rows)
     print_blas_shares(cnn_rows)
     print_checks(checks)
