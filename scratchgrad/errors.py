@@ -52,6 +52,14 @@ class AxisError(PointsAtCaller, IndexError, ValueError):
     """An axis (dimension) argument is out of range or repeated."""
 
 
+class ArgumentError(PointsAtCaller, AssertionError, ValueError):
+    """An argument PyTorch checks with an assertion (Embedding's padding_idx out of range)."""
+
+
+class AxisListError(PointsAtCaller, RuntimeError, ValueError):
+    """A list of axes repeats one, or has the wrong length (permute): PyTorch's RuntimeError."""
+
+
 class DTypeError(PointsAtCaller, TypeError, RuntimeError):
     """A dtype can't be used here (e.g. an int tensor that requires grad)."""
 
@@ -103,15 +111,19 @@ def normalize_axis(op, axis, ndim):
 
 
 def normalize_axes(op, axis, ndim):
-    """axis=None means every axis; an int or a tuple is normalised and checked for repeats."""
+    """axis=None means every axis; an int or a tuple is normalised and checked for repeats.
+
+    A 0-d tensor has no axis to reduce, but accepts 0 and -1 (and refuses others) as PyTorch does.
+    """
     if axis is None:
         return tuple(range(ndim))
     if isinstance(axis, (tuple, list)):
         axes = tuple(normalize_axis(op, a, ndim) for a in axis)
         if len(set(axes)) != len(axes):
-            raise AxisError(f"{op}: axis {tuple(axis)} repeats a dimension")
+            raise AxisListError(f"{op}: axis {tuple(axis)} repeats a dimension")
         return axes if ndim else ()
-    return (normalize_axis(op, axis, ndim),) if ndim else ()
+    axis = normalize_axis(op, axis, ndim)
+    return (axis,) if ndim else ()
 
 
 class GradcheckError(PointsAtCaller, RuntimeError):

@@ -44,9 +44,7 @@ def linear(x, weight, bias=None):
         raise ShapeError(f"linear: input of shape {describe_shape(x.shape)} doesn't fit a weight "
                          f"of shape {describe_shape(weight.shape)}: the input's last dimension "
                          f"must be {weight.shape[-1]} (in_features)")
-    if x.dtype != weight.dtype or (bias is not None and bias.dtype != weight.dtype):
-        out = x @ weight.T  # mixed dtypes: the general ops apply PyTorch's promotion rules
-        return out if bias is None else out + _same_rank(bias, out)
+    _check_dtypes("linear", x, weight=weight, bias=bias)
     args = (x.data, weight.data, None if bias is None else bias.data)
     return apply(P.linear, (x, weight, bias), args)
 
@@ -68,6 +66,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     if tuple(x.shape[x.ndim - len(shape):]) != shape or len(shape) > x.ndim:
         raise ShapeError(f"layer_norm: normalized_shape {describe_shape(shape)} doesn't match the "
                          f"last dimensions of the input's shape {describe_shape(x.shape)}")
+    _check_dtypes("layer_norm", x, reduced_ok=True, weight=weight, bias=bias)
     axes = tuple(range(x.ndim - len(shape), x.ndim))
     centred = x - x.mean(axes, keepdims=True)
     variance = (centred * centred).mean(axes, keepdims=True)
@@ -75,6 +74,20 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     if weight is not None:
         out = out * _same_rank(weight, out)
     return out if bias is None else out + _same_rank(bias, out)
+
+
+def _check_dtypes(op, x, reduced_ok=False, **parameters):
+    """A layer's parameters must have its input's dtype: PyTorch refuses a float64 batch into a
+    float32 layer (and an int batch) rather than promote it. Normalisations (reduced_ok) also
+    take a float16 input with float32 parameters, as PyTorch's mixed-precision kernels do."""
+    for name, p in parameters.items():
+        if p is None or p.dtype == x.dtype:
+            continue
+        if reduced_ok and x.dtype == dtypes.float16 and p.dtype == dtypes.float32:
+            continue
+        raise DTypeError(f"{op}: the input is {x.dtype} but the {name} is {p.dtype}; they must "
+                         f"have the same dtype (convert the input, e.g. x.to({p.dtype}), or the "
+                         f"layer, e.g. layer.to({x.dtype}))")
 
 
 def _same_rank(parameter, x):
@@ -106,7 +119,9 @@ def embedding(indices, weight, padding_idx=None):
 def _pair(op, name, value, minimum):
     """An int or a pair of ints (PyTorch's two forms) as a pair, each at least `minimum`."""
     pair = (value, value) if isinstance(value, (int, np.integer)) else value
-    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+    if not isinstance(pair, (tuple, list)):
+        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+    if len(pair) != 2:
         raise ValueRangeError(f"{op}: expected {name} to be an int or a pair of ints, got {value!r}")
     if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in pair):
         raise TypeError(f"{op}: {name} must be ints, got {value!r}")
@@ -182,6 +197,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         if bias.dtype != weight.dtype:
             raise DTypeError(f"conv2d: bias ({bias.dtype}) must have the weight's dtype "
                              f"({weight.dtype})")
+    if min(kernel) < 1:  # a Conv2d(1, 2, 0) can be built, as in PyTorch, but not run
+        raise ValueRangeError(f"conv2d: kernel size must be positive, got {tuple(kernel)} (a weight "
+                              f"of shape {describe_shape(weight.shape)})")
     stride = _pair("conv2d", "stride", stride, 1)
     dilation = _pair("conv2d", "dilation", dilation, 1)
     padding = _conv_padding(padding, tuple(kernel), stride, dilation)
@@ -293,6 +311,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if t is not None and tuple(t.shape) != (channels,):
             raise ShapeError(f"batch_norm: input of shape {describe_shape(x.shape)} has {channels} "
                              f"channels, but {name} has shape {describe_shape(t.shape)}")
+    _check_dtypes("batch_norm", x, reduced_ok=True, weight=weight, bias=bias,
+                  running_mean=running_mean, running_var=running_var)
     if not training and (running_mean is None or running_var is None):
         raise ValueError("batch_norm: evaluation (training=False) needs running_mean and running_var")
     axes = (0, *range(2, x.ndim))
