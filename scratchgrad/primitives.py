@@ -11,12 +11,12 @@ The same rule runs on NumPy arrays (ordinary backward) and on Tensors
 so every rule is itself differentiable. Everything not here (softmax, var,
 clip, stack, ...) is composed from these in ops.py and has no rule of its own.
 """
-import builtins
 import math
 
 import numpy as np
 
 from scratchgrad.autograd import Primitive, call, per_input
+from scratchgrad.quiet import quietly
 
 # ---------------------------------------------------------------- arithmetic
 
@@ -31,7 +31,7 @@ sub = Primitive("sub", np.subtract,
 mul = Primitive("mul", np.multiply,
                 lambda g, ans, x, y: g * y,
                 lambda g, ans, x, y: g * x)
-div = Primitive("div", np.true_divide,
+div = Primitive("div", quietly(np.true_divide),
                 lambda g, ans, x, y: g / y,
                 lambda g, ans, x, y: -g * ans / y)
 
@@ -95,7 +95,7 @@ def _matmul_grad_y(g, ans, x, y):
     return np.swapaxes(x, -1, -2) @ g
 
 
-matmul = Primitive("matmul", np.matmul, _matmul_grad_x, _matmul_grad_y)
+matmul = Primitive("matmul", quietly(np.matmul), _matmul_grad_x, _matmul_grad_y)
 
 
 def _linear(x, w, b):
@@ -112,7 +112,7 @@ def _linear_grad_w(g, ans, x, w, b):
     return g.reshape(-1, g.shape[-1]).T @ x.reshape(-1, x.shape[-1])
 
 
-linear = Primitive("linear", _linear,
+linear = Primitive("linear", quietly(_linear),
                    lambda g, ans, x, w, b: g @ w,
                    _linear_grad_w,
                    lambda g, ans, x, w, b: g)
@@ -170,7 +170,7 @@ def _softmax_cross_entropy(x, p):
 # One primitive for the hottest loss: one node instead of a dozen, and a one-line derivative,
 # -p + softmax(x)·Σp for the logits (softmax(x) - onehot for a plain class target).
 softmax_cross_entropy = Primitive(
-    "softmax_cross_entropy", _softmax_cross_entropy,
+    "softmax_cross_entropy", quietly(_softmax_cross_entropy),
     lambda g, ans, x, p: np.expand_dims(g, -1) * (
         np.exp(_log_softmax_last(x)) * np.sum(p, axis=-1, keepdims=True) - p),
     lambda g, ans, x, p: -np.expand_dims(g, -1) * _log_softmax_last(x))
@@ -183,13 +183,13 @@ def _bce_with_logits(x, t):
 
 # One primitive for stability and speed: its derivatives σ(x) - t and -x are one line each.
 binary_cross_entropy_with_logits = Primitive(
-    "binary_cross_entropy_with_logits", _bce_with_logits,
+    "binary_cross_entropy_with_logits", quietly(_bce_with_logits),
     lambda g, ans, x, t: g * (call(sigmoid, x) - t),
     lambda g, ans, x, t: -g * x)
 
 # A primitive for stability: composed from log and clip, p = 0 or 1 would give 0·∞ = NaN.
 # PyTorch's rule bounds the denominator instead: (p - t) / max(p(1 - p), 1e-12).
-binary_cross_entropy = Primitive("binary_cross_entropy", _bce,
+binary_cross_entropy = Primitive("binary_cross_entropy", quietly(_bce),
                                  lambda g, ans, p, t: g * (p - t) / np.maximum(p * (1 - p), 1e-12),
                                  _bce_grad_target)
 
@@ -197,7 +197,7 @@ _erf_scalar = np.vectorize(math.erf, otypes=[np.float64])
 erf = Primitive("erf", lambda x: _erf_scalar(x).astype(x.dtype),
                 lambda g, ans, x: g * (2 / math.sqrt(math.pi)) * np.exp(-x * x))
 # A dtype change passes the gradient through; the engine casts it back to the input's dtype.
-cast = Primitive("cast", lambda x, dtype: x.astype(dtype), lambda g, ans, x, dtype: g, saves=False)
+cast = Primitive("cast", quietly(lambda x, dtype: x.astype(dtype)), lambda g, ans, x, dtype: g, saves=False)
 copy = Primitive("copy", np.copy, lambda g, ans, x: g, saves=False)
 
 
@@ -213,7 +213,8 @@ def _sum_grad(g, ans, x, axis, keepdims):
     return np.broadcast_to(_unreduce(g, x, axis, keepdims), x.shape)
 
 
-sum = Primitive("sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims), _sum_grad,
+sum = Primitive("sum", quietly(lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims)),
+                _sum_grad,
                 saves=False)
 
 
@@ -237,7 +238,8 @@ def _prod_grad(g, ans, x, axis, keepdims):
     return _unreduce(g, x, axis, keepdims) * others
 
 
-prod = Primitive("prod", lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims), _prod_grad)
+prod = Primitive("prod", quietly(lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims)),
+                 _prod_grad)
 
 
 # ---------------------------------------------------------------- shapes

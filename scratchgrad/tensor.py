@@ -14,6 +14,7 @@ from scratchgrad.errors import (
     describe_shape,
 )
 from scratchgrad.growth import check_accumulation
+from scratchgrad.quiet import silenced
 
 
 class Size(int):
@@ -171,7 +172,8 @@ class Tensor:
     # ------------------------------------------------------------ autograd
     def backward(self, gradient=None, retain_graph=None, create_graph=False):
         """Accumulate d self / d leaf into the .grad of every leaf that requires grad."""
-        autograd.backward(self, gradient, retain_graph, create_graph)
+        with silenced():  # no NumPy warning from the rules at inf or nan: see scratchgrad/quiet.py
+            autograd.backward(self, gradient, retain_graph, create_graph)
 
     def requires_grad_(self, requires_grad=True):
         if requires_grad and self.dtype.kind != "f":

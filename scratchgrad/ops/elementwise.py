@@ -27,6 +27,7 @@ from scratchgrad.errors import (
     broadcast_error,
     describe_shape,
 )
+from scratchgrad.quiet import silenced
 from scratchgrad.tensor import Tensor
 
 _PYTHON_NUMBERS = (bool, int, float)
@@ -134,6 +135,9 @@ def elementwise_function(op, doc, refuse=None):
             raise _shape_clash(op.name, exc, np.shape(ad), np.shape(bd)) from None
         except TypeError:  # NumPy refuses e.g. bool - bool
             raise _dtype_clash(op.name, ad, bd) from None
+        except RuntimeWarning:  # inf or nan, with warnings made errors: see scratchgrad/quiet.py
+            with silenced():
+                out.data = forward(ad, bd)
         out.grad = None
         if grad_mode.enabled and ((isinstance(a, Tensor) and a.requires_grad)
                                   or (isinstance(b, Tensor) and b.requires_grad)):
@@ -262,7 +266,12 @@ def _float_function(op, doc):
         xd = x.data
         if xd.dtype.kind != "f":
             xd = xd.astype(dtypes.default_float)
-        return record(op, forward(xd), (x,), (xd,))
+        try:
+            out = forward(xd)
+        except RuntimeWarning:  # inf or nan, with warnings made errors: see scratchgrad/quiet.py
+            with silenced():
+                out = forward(xd)
+        return record(op, out, (x,), (xd,))
 
     float_function.__name__ = float_function.__qualname__ = op.name
     float_function.__doc__ = doc
@@ -313,7 +322,7 @@ def gelu(x, approximate="none"):
         inner = math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)
         return 0.5 * x * (1 + tanh(inner))
     if approximate != "none":
-        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+        raise ValueRangeError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return 0.5 * x * (1 + erf(x * (1 / math.sqrt(2))))
 
 

@@ -201,9 +201,15 @@ def _arg_extremum(fn, name, x, axis, keepdims, dim, keepdim):
     return Tensor._wrap(np.asarray(out, dtype=dtypes.int64))
 
 
-def any(x, axis=None, keepdims=False):
-    return Tensor._wrap(np.any(_raw(as_tensor(x)), axis=axis, keepdims=keepdims))
+def any(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """True where some element over the axes is nonzero; no gradient."""
+    x = as_tensor(x)
+    axes, keepdims = _reduction_axes("any", x, axis, keepdims, dim, keepdim)
+    return Tensor._wrap(np.any(_raw(x), axis=axes, keepdims=keepdims))
 
 
-def all(x, axis=None, keepdims=False):
-    return Tensor._wrap(np.all(_raw(as_tensor(x)), axis=axis, keepdims=keepdims))
+def all(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """True where every element over the axes is nonzero; no gradient."""
+    x = as_tensor(x)
+    axes, keepdims = _reduction_axes("all", x, axis, keepdims, dim, keepdim)
+    return Tensor._wrap(np.all(_raw(x), axis=axes, keepdims=keepdims))
