@@ -8,19 +8,23 @@ import warnings
 import numpy as np
 
 from scratchgrad import convolution as C
-from scratchgrad import dtypes, factories
+from scratchgrad import dtypes, factories, ops
 from scratchgrad import primitives as P
 from scratchgrad.autograd import apply, no_grad
-from scratchgrad.errors import DTypeError, ShapeError, ValueRangeError, describe_shape
+from scratchgrad.errors import (
+    DTypeError,
+    ShapeError,
+    ValueRangeError,
+    describe_shape,
+    user_stacklevel,
+)
 from scratchgrad.ops import (
     as_tensor,
     elementwise_function,
     gelu,
     leaky_relu,
-    log_softmax,
     relu,
     sigmoid,
-    softmax,
     softplus,
     tanh,
     where,
@@ -47,6 +51,33 @@ def linear(x, weight, bias=None):
     _check_dtypes("linear", x, weight=weight, bias=bias)
     args = (x.data, weight.data, None if bias is None else bias.data)
     return apply(P.linear, (x, weight, bias), args)
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """exp(x) / Σ exp(x) along dim; without dim, PyTorch's deprecated implicit choice."""
+    return _softmax_like(ops.softmax, "softmax", input, dim, dtype)
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """log softmax(x) along dim; without dim, PyTorch's deprecated implicit choice."""
+    return _softmax_like(ops.log_softmax, "log_softmax", input, dim, dtype)
+
+
+def _softmax_like(fn, name, input, dim, dtype):
+    input = as_tensor(input)
+    if dtype is not None:
+        input = input.to(dtype)
+    if dim is None:
+        dim = implicit_softmax_dim(name, input.ndim)
+    return fn(input, dim)
+
+
+def implicit_softmax_dim(name, ndim):
+    """PyTorch's choice when softmax gets no dim: 0 for 0-, 1- and 3-D inputs (a 3-D input was
+    read as one unbatched (C, H, W) image), else 1; it warns that the choice is deprecated."""
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call "
+                  "to include dim=X as an argument.", UserWarning, stacklevel=user_stacklevel())
+    return 0 if ndim in (0, 1, 3) else 1
 
 
 def dropout(x, p=0.5, training=True):
@@ -492,6 +523,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
         raise ShapeError(f"binary_cross_entropy_with_logits: target shape "
                          f"{describe_shape(target.shape)} must be the same as input shape "
                          f"{describe_shape(input.shape)}")
+    if target.dtype.kind != "f":  # PyTorch can't store the float loss in an int or bool target's type
+        raise DTypeError(f"binary_cross_entropy_with_logits: the target must be floating point, "
+                         f"got {target.dtype}; convert it with target.float()")
     if pos_weight is None:
         losses = _bce_with_logits(input, target)
     else:
@@ -516,9 +550,15 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     if input.shape != target.shape:
         raise ShapeError(f"binary_cross_entropy: target shape {describe_shape(target.shape)} "
                          f"must be the same as input shape {describe_shape(input.shape)}")
-    if ((input.data < 0) | (input.data > 1)).any():
+    if target.dtype != input.dtype:  # PyTorch wants the input's dtype exactly (int targets too)
+        raise DTypeError(f"binary_cross_entropy: found target dtype {target.dtype} but expected "
+                         f"{input.dtype} (the input's); convert it with target.to({input.dtype})")
+    # Written as "not inside" so that nan is refused too, as in PyTorch.
+    if not ((input.data >= 0) & (input.data <= 1)).all():
         raise ValueRangeError("binary_cross_entropy: every input must be a probability in "
                               "[0, 1]; for logits use binary_cross_entropy_with_logits")
+    if not ((target.data >= 0) & (target.data <= 1)).all():
+        raise ValueRangeError("binary_cross_entropy: every target must be in [0, 1]")
     losses = _binary_cross_entropy(input, target)
     if weight is not None:
         losses = losses * weight

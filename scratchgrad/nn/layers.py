@@ -173,9 +173,9 @@ class LeakyReLU(Module):
 
 
 class Softmax(Module):
-    def __init__(self, dim=-1):
+    def __init__(self, dim=None):
         super().__init__()
-        self.dim = dim
+        self.dim = dim  # None: PyTorch's implicit (deprecated) choice, made with a warning
 
     def forward(self, x):
         return F.softmax(x, self.dim)
@@ -185,9 +185,9 @@ class Softmax(Module):
 
 
 class LogSoftmax(Module):
-    def __init__(self, dim=-1):
+    def __init__(self, dim=None):
         super().__init__()
-        self.dim = dim
+        self.dim = dim  # None: PyTorch's implicit (deprecated) choice, made with a warning
 
     def forward(self, x):
         return F.log_softmax(x, self.dim)
