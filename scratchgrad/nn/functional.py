@@ -103,8 +103,8 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     variance = (centred * centred).mean(axes, keepdims=True)
     out = centred * (variance + eps) ** -0.5
     if weight is not None:
-        out = out * _same_rank(weight, out)
-    return out if bias is None else out + _same_rank(bias, out)
+        out = out * _same_rank(weight, out).to(x.dtype)  # float16 in, float16 out
+    return out if bias is None else out + _same_rank(bias, out).to(x.dtype)
 
 
 def _check_dtypes(op, x, reduced_ok=False, **parameters):
@@ -366,8 +366,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         scale = 1 / np.sqrt(np.reshape(running_var.data, per_channel).astype(x.dtype) + eps)
         out = (x - Tensor._wrap(mean)) * Tensor._wrap(scale.astype(x.dtype))
     if weight is not None:
-        out = out * weight.reshape(per_channel)
-    return out if bias is None else out + bias.reshape(per_channel)
+        out = out * weight.reshape(per_channel).to(x.dtype)  # float16 in, float16 out
+    return out if bias is None else out + bias.reshape(per_channel).to(x.dtype)
 
 
 def _move_towards(running, value, momentum):
