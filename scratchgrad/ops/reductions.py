@@ -2,6 +2,7 @@
 or PyTorch's dim/keepdim."""
 import builtins
 import math
+import warnings
 
 import numpy as np
 
@@ -14,6 +15,7 @@ from scratchgrad.errors import (
     describe_shape,
     normalize_axes,
     normalize_axis,
+    user_stacklevel,
 )
 from scratchgrad.ops.elementwise import (
     _dtype_clash,
@@ -28,6 +30,7 @@ from scratchgrad.ops.elementwise import (
     sqrt,
     where,
 )
+from scratchgrad.quiet import silenced
 from scratchgrad.tensor import Tensor
 
 # ---------------------------------------------------------------- reductions
@@ -66,7 +69,11 @@ def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     if x.dtype.kind != "f":
         raise DTypeError(f"mean: input dtype must be floating point, got {x.dtype}; "
                          "use .float() first")
-    return sum(x, axes, keepdims) / _reduced_count(x, axes)
+    count = _reduced_count(x, axes)
+    if count == 0:  # the mean of nothing is nan (0 / 0), as in PyTorch, without NumPy's warning
+        with silenced():
+            return sum(x, axes, keepdims) / count
+    return sum(x, axes, keepdims) / count
 
 
 def var(x, axis=None, unbiased=None, keepdims=False, *, correction=None, dim=None, keepdim=None):
@@ -90,7 +97,14 @@ def _variance(name, x, axis, unbiased, keepdims, correction, dim, keepdim):
     if correction is None:
         correction = 0 if unbiased is False else 1
     centred = x - mean(x, axes, keepdims=True)
-    return sum(centred * centred, axes, keepdims) / builtins.max(_reduced_count(x, axes) - correction, 0)
+    divisor = builtins.max(_reduced_count(x, axes) - correction, 0)
+    if divisor > 0:
+        return sum(centred * centred, axes, keepdims) / divisor
+    warnings.warn(f"{name}(): degrees of freedom is <= 0: correction {correction} is not less than "
+                  f"the {_reduced_count(x, axes)} element(s) reduced, so the result is nan or inf",
+                  UserWarning, stacklevel=user_stacklevel())
+    with silenced():  # x / 0: inf or nan, as in PyTorch, without NumPy's warning
+        return sum(centred * centred, axes, keepdims) / divisor
 
 
 def _extremum(op, x, axis, keepdims, dim, keepdim):
