@@ -94,6 +94,10 @@ BAD = {
                               ["linear", "float64", "float32"]),
     "Linear(3, 2).double()(float32)": (
         lambda m: m.nn.Linear(3, 2).to(m.float64)(m.zeros(2, 3)), ["linear", "float64"]),
+    "matmul(float32, float64)": (lambda m: m.ones(2, 3) @ m.ones(3, 2, dtype=m.float64),
+                                 ["matmul", "float32", "float64"]),
+    "matmul(int64, float32)": (lambda m: m.matmul(m.ones(2, 3, dtype=m.int64), m.ones(3, 2)),
+                               ["matmul", "int64", "float32"]),
     "Conv2d(float64)": (lambda m: m.nn.Conv2d(1, 2, 2)(m.zeros(1, 1, 3, 3, dtype=m.float64)),
                         ["conv2d", "float64"]),
     "LayerNorm(float64)": (lambda m: m.nn.LayerNorm(3)(m.zeros(2, 3, dtype=m.float64)),

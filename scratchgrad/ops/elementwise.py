@@ -233,6 +233,9 @@ def where(cond, a, b):
 def matmul(a, b):
     """Matrix product with NumPy/PyTorch rules: 1-D vectors, batches, broadcast batch dims."""
     a, b = as_tensor(a), as_tensor(b)
+    if a.dtype != b.dtype:  # PyTorch doesn't promote in matmul (a float64 batch, float32 weights)
+        raise DTypeError(f"matmul: expected both operands to have the same dtype, got {a.dtype} "
+                         f"and {b.dtype}; convert one, e.g. b.to({a.dtype})")
     ad, bd = _operands(a, b)
     if ad.ndim == 0 or bd.ndim == 0:
         raise ShapeError(f"matmul: both operands need at least 1 dimension, got shapes "
