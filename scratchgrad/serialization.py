@@ -6,6 +6,7 @@ then the tensors' raw little-endian C-order bytes, offsets counted from the end 
 Loading only ever parses JSON and copies bytes, so a file can't run code (unlike pickle).
 """
 import contextlib
+import errno
 import json
 import os
 import struct
@@ -71,6 +72,8 @@ def _write_atomically(path, header, chunks):
     """Write to a new file in the target's directory (so the rename can't cross file systems),
     fsync it, and os.replace it over the target; on any failure remove it and re-raise."""
     folder, name = os.path.split(os.path.abspath(path))
+    if not os.path.isdir(folder):  # say so about the target, not about the temporary file
+        raise FileNotFoundError(errno.ENOENT, f"save: no such directory {folder!r}", path)
     temporary = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
         with open(temporary, "xb") as f:  # "x": never an existing file; the umask applies

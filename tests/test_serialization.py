@@ -408,3 +408,9 @@ def test_saved_file_keeps_the_usual_permissions(tmp_path):
     (tmp_path / "b").write_bytes(b"")
     assert (os.stat(tmp_path / "a.safetensors").st_mode & 0o777
             == os.stat(tmp_path / "b").st_mode & 0o777)
+
+
+def test_save_into_a_missing_directory_names_the_target(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such directory") as info:
+        sg.save(sg.ones(2), tmp_path / "missing" / "x.safetensors")
+    assert info.value.filename == str(tmp_path / "missing" / "x.safetensors")
