@@ -46,6 +46,7 @@ def outputs(out):
 def run_scratchgrad(fn, arrays, **kwargs):
     """Forward and backward (upstream gradient of ones) with RuntimeWarning as an error."""
     with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # var of one element warns, as PyTorch does
         warnings.simplefilter("error", RuntimeWarning)
         xs = [sg.tensor(a, requires_grad=a.dtype.kind == "f") for a in arrays]
         outs = outputs(fn(*xs, **kwargs))
