@@ -169,7 +169,9 @@ class per_input:
         self.rule = rule
 
     def __getitem__(self, index):
-        return functools.partial(self.rule, index=index)
+        """The rule for input `index`, called as the other ops' rules are: rule(g, ans, *args)."""
+        rule = self.rule
+        return lambda g, ans, *args, **params: rule(g, ans, args, index=index, **params)
 
 
 # ---------------------------------------------------------------- hooks for debugging modes
@@ -341,6 +343,11 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
             rules = node.op.vjps
             if watched:
                 rules = _watch(t, g, rules, kept, capture, shared, watchers)
+            if type(rules) is per_input:
+                _run_per_input(node, t, g, rules.rule, create_graph, grads, capture, shared)
+                if not retain_graph and node.op.saves:
+                    node.args = None
+                continue
             if create_graph:
                 values, ans = node.inputs, t
             else:
@@ -373,6 +380,28 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
                     grads[producer] = gx if previous is None else previous + gx
             if not retain_graph and node.op.saves:
                 node.args = None
+
+
+def _run_per_input(node, t, g, rule, create_graph, grads, capture, shared):
+    """A variadic op's rules (cat's): the inputs go to each rule as one tuple, since spreading n
+    of them into each of n calls would make the backward quadratic in n."""
+    values, ans = (node.inputs, t) if create_graph else (node.args, t.data)
+    for i, x in enumerate(node.inputs):
+        if not isinstance(x, Tensor) or not x.requires_grad:
+            continue
+        gx = rule(g, ans, values, index=i, **node.params)
+        if gx is None:
+            continue
+        if gx.shape != x.data.shape or gx.dtype is not x.data.dtype:
+            if gx.shape != x.data.shape:
+                _note_summed(node, i, gx.shape)
+            gx = fit_gradient(gx, x)
+        producer = x.grad_fn
+        if producer is None:
+            _deliver(x, gx, grads, capture, shared)
+        else:
+            previous = grads.get(producer)
+            grads[producer] = gx if previous is None else previous + gx
 
 
 def _watch(t, g, rules, kept, capture, shared, watchers):

@@ -279,7 +279,7 @@ scatter_add = Primitive("scatter_add", _scatter_add,
                         saves=False)
 
 
-def _cat_grad(g, ans, *xs, axis, offsets, index):
+def _cat_grad(g, ans, xs, axis, offsets, index):
     """The slice of g that lines up with this input: offsets[index] up to offsets[index + 1]."""
     window = [slice(None)] * g.ndim
     window[axis] = slice(offsets[index], offsets[index + 1])
