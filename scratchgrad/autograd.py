@@ -536,7 +536,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     if retain_graph is None:
         retain_graph = create_graph
     capture = {id(x): None for x in inputs}
-    run_backward(outputs, root_grads, retain_graph, create_graph, capture)
+    with silenced():  # no NumPy warning from the rules at inf or nan: see scratchgrad/quiet.py
+        run_backward(outputs, root_grads, retain_graph, create_graph, capture)
     results = []
     for i, x in enumerate(inputs):
         g = capture[id(x)]
@@ -549,4 +550,5 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 # Imported last: tensor.py imports this module, and the engine only needs Tensor at call time.
 from scratchgrad.growth import watch_growth
+from scratchgrad.quiet import silenced
 from scratchgrad.tensor import Tensor

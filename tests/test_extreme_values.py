@@ -174,3 +174,13 @@ def test_functional_at_extreme_inputs(name, seed, kind):
     if kind == ("summable" if accumulating else "finite"):
         wants = [torch_values(torch_fn, arrays, dtype) for dtype in (np.float32, np.float64)]
         assert_same_values(outs, wants, cancellation_scale(arrays) if accumulating else 0.0)
+
+
+def test_sg_grad_at_extreme_inputs_gives_no_warning():
+    x = sg.tensor([3e38, -3e38, 0.0, np.inf], requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        (g,) = sg.grad((x * x / x).sum(), x)
+    t = torch.tensor([3e38, -3e38, 0.0, np.inf], requires_grad=True)
+    (want,) = torch.autograd.grad((t * t / t).sum(), t)
+    np.testing.assert_array_equal(np.isnan(g.numpy()), np.isnan(want.numpy()))
