@@ -14,6 +14,8 @@ Workloads:
   9. a char-level GRU training step, Adam (benchmarks/sequence.py)
   10. causal scaled_dot_product_attention forward + backward, B=16, H=4, T=64, head 32
       (benchmarks/sequence.py; the GPT's attention core)
+  11-12. sg.cat / sg.stack of 8,000 (3,) tensors, then .sum().backward(): backward must be
+       linear in the number of inputs (it was quadratic: 6.5 s)
 
 Every timing is the best of several repeats (time.perf_counter). The script prints one table with
 absolute times, ratios and PASS/MISS per target, and checks that scratchgrad's gradients match
@@ -65,6 +67,9 @@ MNIST_CNN_VS_TORCH = 2.0
 CNN_STEPS = {"digits": 20, "mnist": 10}   # steps per timed run
 GRU_VS_TORCH = 1.5
 ATTENTION_VS_TORCH = 1.3
+CAT_INPUTS = 8_000       # workloads 9-10: tensors joined by one cat / stack
+# PyTorch took 0.02-0.1 s here when this was set; a quadratic backward took 6.5 s.
+CAT_SECONDS = 0.5
 
 
 # ---------------------------------------------------------------- helpers
@@ -353,6 +358,32 @@ def print_blas_shares(rows):
     print(f"\nMatrix products' share of a CNN step (the BLAS floor): {', '.join(shares)}")
 
 
+# ---------------------------------------------------------------- workloads 9-10: cat and stack
+
+def time_join(lib, join, arrays):
+    """One run: (seconds, gradient of the last input) for join(leaves).sum().backward()."""
+    leaves = [lib.tensor(a, requires_grad=True) for a in arrays]
+    with gc_paused():
+        t0 = time.perf_counter()
+        join(leaves, 0).sum().backward()
+        seconds = time.perf_counter() - t0
+    return seconds, leaves[-1].grad.numpy()
+
+
+def bench_cat(sg, torch, repeats):
+    arrays = list(np.random.default_rng(0).standard_normal((CAT_INPUTS, 3), dtype=np.float32))
+    rows, checks = [], []
+    for number, name in ((11, "cat"), (12, "stack")):
+        sg_runs = [time_join(sg, getattr(sg, name), arrays) for _ in range(repeats)]
+        pt_runs = [time_join(torch, getattr(torch, name), arrays) for _ in range(repeats)]
+        sg_s, pt_s = min(r[0] for r in sg_runs), min(r[0] for r in pt_runs)
+        rows.append(Row(f"{number} {name} of {CAT_INPUTS:,} fwd+bwd", "s", sg_s, pt_s, None,
+                        f"<= {CAT_SECONDS} s", sg_s <= CAT_SECONDS))
+        checks.append((f"{name}: grad of the last input", close(sg_runs[-1][1], pt_runs[-1][1]),
+                       sg_runs[-1][1], pt_runs[-1][1]))
+    return rows, checks
+
+
 def close(x, y):
     """float32 sums of 1,024 terms: relative tolerance, absolute floor scaled to the values."""
     return np.allclose(x, y, rtol=1e-4, atol=1e-4 * float(np.abs(y).max()))
@@ -476,10 +507,12 @@ def main():
     cnn_rows, cnn_checks = bench_cnns(sg, torch, repeats)
     progress("workloads 9-10: GRU step, causal attention")
     sequence_rows, sequence_checks = bench_sequences(sg, torch, repeats)
+    progress("workloads 11-12: cat and stack of many tensors")
+    cat_rows, cat_checks = bench_cat(sg, torch, repeats)
     rows = per_op_rows + deep_rows + matmul_rows + training_rows + cnn_rows
-    rows += sequence_rows
+    rows += sequence_rows + cat_rows
     checks = [per_op_check, deep_check, matmul_check, *training_checks, *cnn_checks]
-    checks += sequence_checks
+    checks += sequence_checks + cat_checks
     print_table(rows)
     print_blas_shares(cnn_rows)
     print_checks(checks)
