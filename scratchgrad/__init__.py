@@ -27,6 +27,7 @@ from scratchgrad.broadcasting import (
     get_broadcast_mode,
     set_broadcast_mode,
 )
+from scratchgrad.dlpack import from_dlpack
 from scratchgrad.dtypes import bool_ as bool
 from scratchgrad.dtypes import float16, float32, float64, int32, int64
 from scratchgrad.errors import (
@@ -198,6 +199,7 @@ __all__ = [
     "float16",
     "float32",
     "float64",
+    "from_dlpack",
     "full",
     "full_like",
     "ge",

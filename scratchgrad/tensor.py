@@ -70,6 +70,15 @@ class Tensor:
     def __array__(self, dtype=None, copy=None):
         return np.array(self.data, dtype=dtype, copy=copy)
 
+    # DLPack: torch.from_dlpack(t), np.from_dlpack(t), torch.tensor(t) share memory (dlpack.py).
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        """A DLPack capsule of the data (raises BufferError if it requires grad, as in PyTorch)."""
+        return dlpack.export(self, stream, max_version, dl_device, copy)
+
+    def __dlpack_device__(self):
+        """(1, 0): DLPack's code for host memory (kDLCPU), device 0."""
+        return dlpack.CPU
+
     def __format__(self, spec):
         """f"{t:.3f}" formats a one-element tensor like its number, as in PyTorch."""
         if spec and self.data.size == 1:
@@ -350,7 +359,7 @@ def _ragged_message(data):
 
 
 # Imported last: ops.py builds on Tensor, and the methods below are the ops themselves.
-from scratchgrad import ops
+from scratchgrad import dlpack, ops
 
 # Every op that takes the tensor first is also a method: t.exp() is sg.exp(t).
 Tensor.__add__, Tensor.__sub__, Tensor.__mul__ = ops.add, ops.sub, ops.mul
