@@ -137,7 +137,7 @@ from scratchgrad.ops import (
 from scratchgrad.serialization import load, save
 from scratchgrad.tensor import Size, Tensor
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one place the version is written: pyproject.toml reads it
 
 float = float32  # sg.float and sg.double, as torch.float and torch.double
 double = float64
