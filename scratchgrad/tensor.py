@@ -141,14 +141,11 @@ class Tensor:
     def __str__(self):
         return repr(self)  # looked up at call time, so subclasses (Parameter) print their own
 
-    def _repr_svg_(self):
-        """Jupyter shows a tensor made by ops as a picture of its graph (needs graphviz)."""
-        if self.grad_fn is None:
-            return None
-        from scratchgrad.viz.dot import (
-            svg,  # viz is optional: loaded only when displayed
-        )
-        return svg(self)
+    def _repr_html_(self):
+        """Jupyter shows the value and, for a tensor made by ops, its last few ops (a picture of
+        the graph only when asked: sg.viz.draw(t))."""
+        from scratchgrad.viz.notebook import tensor_html  # loaded only when displayed
+        return tensor_html(self)
 
     # ------------------------------------------------------------ dtypes
     def astype(self, dtype):

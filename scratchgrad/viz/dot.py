@@ -7,7 +7,7 @@ red and says so. to_dot needs nothing beyond NumPy; draw builds a graphviz.Digra
 optional `graphviz` package, plus Graphviz's `dot` program to render it).
 """
 
-import subprocess
+import functools
 
 from scratchgrad.errors import describe_shape
 from scratchgrad.viz.graph import (
@@ -67,9 +67,16 @@ def to_dot(t):
     return "\n".join(lines) + "\n"
 
 
+# What a notebook shows for sg.viz.draw(t) where Graphviz's `dot` program is missing.
+NO_DOT = ("sg.viz.draw: Graphviz's `dot` program was not found, so the graph can't be drawn. "
+          "Install Graphviz (apt install graphviz, brew install graphviz or conda install "
+          "graphviz); meanwhile sg.viz.show(t) prints the graph as text and sg.viz.to_dot(t) "
+          "gives its DOT source.")
+
+
 def draw(t):
     """A graphviz.Digraph of the graph that made t: .render(), .pipe(format="svg"), or display
-    it in Jupyter."""
+    it in Jupyter (where, without Graphviz's `dot` program, it shows one line saying so)."""
     try:
         import graphviz
     except ImportError:
@@ -77,9 +84,10 @@ def draw(t):
                           "`pip install scratchgrad[viz]`); sg.viz.to_dot(t) gives the DOT source "
                           "without it") from None
     nodes, edges = picture(t)
-    graph = graphviz.Digraph("scratchgrad", graph_attr={"rankdir": "TB"},
-                             node_attr={"fontname": "Helvetica", "fontsize": "10"},
-                             edge_attr={"fontname": "Helvetica", "fontsize": "9"})
+    graph = _drawing_class(graphviz)(
+        "scratchgrad", graph_attr={"rankdir": "TB"},
+        node_attr={"fontname": "Helvetica", "fontsize": "10"},
+        edge_attr={"fontname": "Helvetica", "fontsize": "9"})
     for name, label, attributes in nodes:
         graph.node(name, label, **attributes)
     for tail, head, label, attributes in edges:
@@ -87,12 +95,19 @@ def draw(t):
     return graph
 
 
-def svg(t):
-    """The picture as SVG text, or None when graphviz or its `dot` program is missing."""
-    try:
-        return draw(t).pipe(format="svg").decode("utf-8")
-    except (ImportError, OSError, RuntimeError, subprocess.CalledProcessError):
-        return None  # no package, no `dot` program: the caller falls back to text
+@functools.cache
+def _drawing_class(graphviz):
+    """graphviz.Digraph, displayed in Jupyter with a clear line instead of a traceback when the
+    `dot` program is missing (made on first use: graphviz is optional)."""
+
+    class Drawing(graphviz.Digraph):
+        def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
+            try:
+                return super()._repr_mimebundle_(include, exclude, **kwargs)
+            except graphviz.ExecutableNotFound:
+                return {"text/plain": NO_DOT}
+
+    return Drawing
 
 
 def _id(step):
