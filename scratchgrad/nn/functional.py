@@ -11,7 +11,13 @@ from scratchgrad import convolution as C
 from scratchgrad import dtypes, factories
 from scratchgrad import primitives as P
 from scratchgrad.autograd import apply, no_grad
-from scratchgrad.errors import DTypeError, ShapeError, ValueRangeError, describe_shape
+from scratchgrad.errors import (
+    DTypeError,
+    ShapeError,
+    ValueRangeError,
+    describe_shape,
+    user_stacklevel,
+)
 from scratchgrad.ops import (
     as_tensor,
     elementwise_function,
@@ -341,7 +347,7 @@ def _same_shape(name, input, target):
     if input.shape != target.shape:
         warnings.warn(f"{name}: target shape {describe_shape(target.shape)} differs from input "
                       f"shape {describe_shape(input.shape)}; they will be broadcast, which is "
-                      "probably not what you want", UserWarning, stacklevel=3)
+                      "probably not what you want", UserWarning, stacklevel=user_stacklevel())
 
 
 def mse_loss(input, target, reduction="mean"):
