@@ -120,9 +120,8 @@ def _warn(kind, message):
 def reset():
     """Forget what was warned about and seen (for tests)."""
     global _oldest, _size, _growing, _alive_check_at
-    # Uncollected garbage from earlier code (losses in reference cycles) still counts in
-    # backward_roots: collect it, or the first alive-losses check would see it and back off.
-    gc.collect()
     _warned.clear()
     _oldest, _size, _growing = None, 0, 0
-    _alive_check_at = ALIVE_USED_LOSSES
+    # Losses already counted (earlier code's, maybe uncollected garbage in cycles) don't count
+    # towards the next check: otherwise it would run at once, find garbage, and back off.
+    _alive_check_at = len(autograd.backward_roots) + ALIVE_USED_LOSSES

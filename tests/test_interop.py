@@ -124,7 +124,8 @@ def test_from_dlpack_errors_are_clear():
     (lambda t: np.dot(t, t), "np.dot", "sg.matmul"),
     (lambda t: np.linalg.norm(t), "np.linalg.norm", "sqrt()"),
     (lambda t: np.median(t), "np.median", "scratchgrad's ops"),
-    (lambda t: np.max(t), "np.max", "sg.max"),
+    (lambda t: np.prod(t), "np.prod", "sg.prod"),
+    (lambda t: np.cumsum(t), "np.cumsum", "scratchgrad's ops"),
     (lambda t: np.square(t), "np.square", "t * t"),
     (lambda t: np.add.reduce(t), "np.add.reduce", "sg.sum"),
 ])
@@ -156,6 +157,9 @@ def test_mapped_numpy_functions_keep_the_gradient():
     t = sg.tensor([1.0, 2.0], requires_grad=True)
     np.sum(np.exp(t)).backward()
     assert np.allclose(t.grad.data, np.exp([1.0, 2.0]))
+    m = sg.tensor([[1.0, 3.0], [2.0, 0.0]], requires_grad=True)
+    (np.max(m, axis=-1, keepdims=True).sum() + np.min(m)).backward()
+    assert m.grad.tolist() == [[0.0, 1.0], [1.0, 1.0]]
 
 
 def test_out_argument_messages_name_the_real_cause():
