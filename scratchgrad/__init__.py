@@ -149,6 +149,11 @@ autograd.Function = Function
 autograd.gradcheck = gradcheck
 autograd.detect_anomaly = detect_anomaly
 
+def __dir__():
+    """dir(sg): the public names only, not the modules scratchgrad is built from."""
+    return sorted([*__all__, "__version__"])
+
+
 __all__ = [
     "AnomalyError",
     "AxisError",

@@ -33,6 +33,7 @@ _mode = "allow"
 
 
 def get_broadcast_mode():
+    """The current broadcast mode: 'allow', 'warn' or 'raise'."""
     return _mode
 
 

@@ -43,10 +43,12 @@ def _dtype(dtype, default=dtypes.default_float):
 
 
 def zeros(*size, dtype=None, requires_grad=False):
+    """A tensor of zeros; size as numbers or one tuple, float32 unless dtype says otherwise."""
     return _finish(np.zeros(_size("zeros", size), _dtype(dtype)), requires_grad)
 
 
 def ones(*size, dtype=None, requires_grad=False):
+    """A tensor of ones; size as numbers or one tuple, float32 unless dtype says otherwise."""
     return _finish(np.ones(_size("ones", size), _dtype(dtype)), requires_grad)
 
 
@@ -60,14 +62,17 @@ def full(size, fill_value, dtype=None, requires_grad=False):
 
 
 def zeros_like(t, dtype=None, requires_grad=False):
+    """Zeros with t's shape (and dtype, unless dtype is given)."""
     return zeros(t.shape, dtype=t.dtype if dtype is None else dtype, requires_grad=requires_grad)
 
 
 def ones_like(t, dtype=None, requires_grad=False):
+    """Ones with t's shape (and dtype, unless dtype is given)."""
     return ones(t.shape, dtype=t.dtype if dtype is None else dtype, requires_grad=requires_grad)
 
 
 def full_like(t, fill_value, dtype=None, requires_grad=False):
+    """fill_value everywhere, with t's shape (and dtype, unless dtype is given)."""
     return full(t.shape, fill_value, dtype=t.dtype if dtype is None else dtype,
                 requires_grad=requires_grad)
 
@@ -92,6 +97,7 @@ def linspace(start, end, steps, dtype=None, requires_grad=False):
 
 
 def eye(n, m=None, dtype=None, requires_grad=False):
+    """The n x m identity matrix (m defaults to n): ones on the diagonal, zeros elsewhere."""
     return _finish(np.eye(n, m, dtype=_dtype(dtype)), requires_grad)
 
 
@@ -110,6 +116,7 @@ def randn(*size, dtype=None, requires_grad=False):
 
 
 def randint(low, high=None, size=(), dtype=None):
+    """Integers drawn uniformly from [low, high) (from [0, low) without high); int64."""
     if high is None:
         low, high = 0, low
     return _finish(_rng.integers(low, high, _size("randint", (size,))).astype(_dtype(dtype, dtypes.int64)),
@@ -117,10 +124,12 @@ def randint(low, high=None, size=(), dtype=None):
 
 
 def rand_like(t, dtype=None, requires_grad=False):
+    """Uniform on [0, 1), with t's shape (and dtype, unless dtype is given)."""
     return rand(t.shape, dtype=t.dtype if dtype is None else dtype, requires_grad=requires_grad)
 
 
 def randn_like(t, dtype=None, requires_grad=False):
+    """Standard normal, with t's shape (and dtype, unless dtype is given)."""
     return randn(t.shape, dtype=t.dtype if dtype is None else dtype, requires_grad=requires_grad)
 
 

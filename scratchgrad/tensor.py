@@ -24,7 +24,13 @@ class Size(int):
 
 class Tensor:
     """An n-dimensional array that can record the operations applied to it."""
-    __slots__ = ("__weakref__", "data", "grad", "grad_fn", "requires_grad")
+    __slots__ = {
+        "__weakref__": None,
+        "data": "The values: a NumPy array.",
+        "grad": "The gradient backward() accumulated here (a Tensor), or None.",
+        "grad_fn": "The node of the op that made this tensor, or None for a leaf.",
+        "requires_grad": "Whether ops on this tensor are recorded for backward().",
+    }
     __hash__ = object.__hash__  # == is elementwise, so hashing is by identity, as in PyTorch
 
     def __init__(self, data, dtype=None, requires_grad=False):
@@ -46,18 +52,24 @@ class Tensor:
         return t
 
     # ------------------------------------------------------------ attributes
-    shape = property(lambda self: self.data.shape)
-    ndim = property(lambda self: self.data.ndim)
-    dtype = property(lambda self: self.data.dtype)
-    size = property(lambda self: Size(self.data.shape))
-    is_leaf = property(lambda self: self.grad_fn is None)
-    T = property(lambda self: ops.permute(self, tuple(range(self.ndim - 1, -1, -1))))
-    mT = property(lambda self: ops.transpose(self, -2, -1))
+    shape = property(lambda self: self.data.shape, doc="The shape, a tuple of ints.")
+    ndim = property(lambda self: self.data.ndim, doc="The number of dimensions.")
+    dtype = property(lambda self: self.data.dtype, doc="The dtype (a NumPy dtype).")
+    size = property(lambda self: Size(self.data.shape),
+                    doc="The number of elements; size() and size(dim) give the shape, as in PyTorch.")
+    is_leaf = property(lambda self: self.grad_fn is None,
+                       doc="True if no recorded op made this tensor (backward fills its .grad).")
+    T = property(lambda self: ops.permute(self, tuple(range(self.ndim - 1, -1, -1))),
+                 doc="The tensor with its dimensions reversed.")
+    mT = property(lambda self: ops.transpose(self, -2, -1),
+                  doc="The last two dimensions swapped (a batch of matrices, transposed).")
 
     def dim(self):
+        """The number of dimensions."""
         return self.data.ndim
 
     def numel(self):
+        """The number of elements."""
         return int(self.data.size)
 
     # ------------------------------------------------------------ conversion
@@ -86,6 +98,7 @@ class Tensor:
         return format(repr(self), spec)
 
     def item(self):
+        """The value of a one-element tensor as a Python number."""
         if self.grad_fn is not None:
             check_accumulation(self)  # reading a running total: is it a tensor of used losses?
         if self.data.size != 1:
@@ -94,6 +107,7 @@ class Tensor:
         return self.data.item() if self.data.ndim == 0 else self.data.reshape(()).item()
 
     def tolist(self):
+        """The values as (nested) Python lists of numbers."""
         return np.asarray(self.data).tolist()
 
     def __float__(self):
@@ -149,23 +163,29 @@ class Tensor:
 
     # ------------------------------------------------------------ dtypes
     def astype(self, dtype):
+        """The tensor as another dtype (itself if it already has it); gradients flow back."""
         return ops.cast(self, dtype)
 
     to = astype
 
     def float(self):
+        """The tensor as float32."""
         return ops.cast(self, dtypes.float32)
 
     def double(self):
+        """The tensor as float64."""
         return ops.cast(self, dtypes.float64)
 
     def long(self):
+        """The tensor as int64."""
         return ops.cast(self, dtypes.int64)
 
     def int(self):
+        """The tensor as int32."""
         return ops.cast(self, dtypes.int32)
 
     def bool(self):
+        """The tensor as bool."""
         return ops.cast(self, dtypes.bool_)
 
     # ------------------------------------------------------------ autograd
@@ -174,6 +194,7 @@ class Tensor:
         autograd.backward(self, gradient, retain_graph, create_graph)
 
     def requires_grad_(self, requires_grad=True):
+        """Set requires_grad in place (float tensors only) and return the tensor."""
         if requires_grad and self.dtype.kind != "f":
             raise DTypeError(f"requires_grad: only floating-point tensors can require gradients, "
                              f"this one is {self.dtype}")
@@ -193,6 +214,7 @@ class Tensor:
             autograd.retaining_grad[id(self)] = self
 
     def clone(self):
+        """A copy that stays in the graph (sg.clone)."""
         return ops.clone(self)
 
     def t(self):
@@ -200,9 +222,11 @@ class Tensor:
         return ops.transpose(self, 0, 1) if self.ndim == 2 else self
 
     def expand_as(self, other):
+        """This tensor broadcast to other's shape."""
         return ops.broadcast_to(self, other.shape)
 
     def view_as(self, other):
+        """This tensor reshaped to other's shape."""
         return ops.reshape(self, other.shape)
 
     # ------------------------------------------------------------ operators

@@ -36,9 +36,14 @@ from scratchgrad.tensor import Tensor
 __all__ = [
     "avg_pool2d", "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits",
     "conv2d", "cross_entropy", "dropout", "embedding", "gelu", "l1_loss", "layer_norm",
-    "leaky_relu", "linear", "log_softmax", "max_pool2d", "mse_loss", "nll_loss", "relu",
+    "leaky_relu", "linear", "log_softmax", "max_pool2d", "mse_loss", "nll_loss", "one_hot", "relu",
     "sigmoid", "softmax", "softplus", "tanh",
 ]
+
+
+def __dir__():
+    """dir(F): the public functions only, not the modules and helpers they are built from."""
+    return sorted(__all__)
 
 
 # ---------------------------------------------------------------- layers

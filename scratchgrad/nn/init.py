@@ -53,22 +53,27 @@ def _fan(tensor, mode):
 
 
 def uniform_(tensor, a=0.0, b=1.0):
+    """Fill the tensor in place with draws from U(a, b); returns it."""
     return _fill(tensor, factories.generator().uniform(a, b, tensor.shape))
 
 
 def normal_(tensor, mean=0.0, std=1.0):
+    """Fill the tensor in place with draws from N(mean, std²); returns it."""
     return _fill(tensor, factories.generator().normal(mean, std, tensor.shape))
 
 
 def constant_(tensor, val):
+    """Fill the tensor in place with val; returns it."""
     return _fill(tensor, np.full(tensor.shape, val))
 
 
 def zeros_(tensor):
+    """Fill the tensor in place with zeros; returns it."""
     return constant_(tensor, 0.0)
 
 
 def ones_(tensor):
+    """Fill the tensor in place with ones; returns it."""
     return constant_(tensor, 1.0)
 
 

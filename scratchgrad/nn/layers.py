@@ -111,26 +111,36 @@ class Flatten(Module):
 
 
 class Identity(Module):
+    """Returns its input unchanged (a placeholder layer)."""
+
     def forward(self, x):
         return x
 
 
 class ReLU(Module):
+    """max(x, 0), elementwise (F.relu)."""
+
     def forward(self, x):
         return F.relu(x)
 
 
 class Tanh(Module):
+    """tanh(x), elementwise."""
+
     def forward(self, x):
         return F.tanh(x)
 
 
 class Sigmoid(Module):
+    """1 / (1 + e^-x), elementwise."""
+
     def forward(self, x):
         return F.sigmoid(x)
 
 
 class GELU(Module):
+    """x·Φ(x), elementwise (F.gelu; approximate='tanh' for the tanh formula)."""
+
     def __init__(self, approximate="none"):
         super().__init__()
         self.approximate = approximate
@@ -143,6 +153,8 @@ class GELU(Module):
 
 
 class LeakyReLU(Module):
+    """x where x > 0, else negative_slope·x (F.leaky_relu)."""
+
     def __init__(self, negative_slope=0.01):
         super().__init__()
         self.negative_slope = negative_slope
@@ -155,6 +167,8 @@ class LeakyReLU(Module):
 
 
 class Softmax(Module):
+    """softmax along dim (F.softmax)."""
+
     def __init__(self, dim=-1):
         super().__init__()
         self.dim = dim
@@ -167,6 +181,8 @@ class Softmax(Module):
 
 
 class LogSoftmax(Module):
+    """log softmax along dim (F.log_softmax)."""
+
     def __init__(self, dim=-1):
         super().__init__()
         self.dim = dim

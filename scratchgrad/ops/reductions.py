@@ -202,8 +202,10 @@ def _arg_extremum(fn, name, x, axis, keepdims, dim, keepdim):
 
 
 def any(x, axis=None, keepdims=False):
+    """True if any element (along axis) is nonzero (a bool tensor, no gradient)."""
     return Tensor._wrap(np.any(_raw(as_tensor(x)), axis=axis, keepdims=keepdims))
 
 
 def all(x, axis=None, keepdims=False):
+    """True if every element (along axis) is nonzero (a bool tensor, no gradient)."""
     return Tensor._wrap(np.all(_raw(as_tensor(x)), axis=axis, keepdims=keepdims))
