@@ -11,7 +11,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[demo]'
 	touch $@
 
-# Plus the dev tools: pytest, hypothesis, ruff, and torch as the test oracle.
+# Plus the dev tools: pytest (with xdist), hypothesis, ruff, mypy, torch as the test oracle, and
+# what the packaging and notebook tests run (build, twine, nbclient, ipykernel).
 $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
@@ -28,6 +29,7 @@ demo: $(VENV)/.installed
 # stay together in one worker (xdist_group), which trains each once.
 test: $(VENV)/.installed-dev
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=15
 
 bench: $(VENV)/.installed-dev

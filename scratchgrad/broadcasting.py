@@ -15,13 +15,15 @@ The check is a forward check (autograd.forward_checks) on the broadcasting ops, 
 while the mode is "warn" or "raise".
 """
 import warnings
+from typing import Any, Literal
 
 import numpy as np
 
 from scratchgrad import autograd
 from scratchgrad.errors import ShapeError, describe_shape, user_stacklevel
 
-MODES = ("allow", "warn", "raise")
+Mode = Literal["allow", "warn", "raise"]
+MODES: tuple[Mode, ...] = ("allow", "warn", "raise")
 BROADCASTING_OPS = {"add", "sub", "mul", "div", "pow", "maximum", "minimum", "where"}
 
 
@@ -29,10 +31,10 @@ class BroadcastWarning(UserWarning):
     """An op broadcast operands of different ranks (sg.set_broadcast_mode("warn"))."""
 
 
-_mode = "allow"
+_mode: Mode = "allow"
 
 
-def get_broadcast_mode():
+def get_broadcast_mode() -> Mode:
     """The current broadcast mode: 'allow', 'warn' or 'raise'."""
     return _mode
 
@@ -43,20 +45,20 @@ class set_broadcast_mode:
     Takes effect at once; used as a context manager, the previous mode comes back at the end.
     """
 
-    def __init__(self, mode):
+    def __init__(self, mode: Mode) -> None:
         if mode not in MODES:
             raise ValueError(f"set_broadcast_mode: mode must be one of {MODES}, got {mode!r}")
         self.previous = _mode
         _set(mode)
 
-    def __enter__(self):
+    def __enter__(self) -> "set_broadcast_mode":  # noqa: PYI034 (typing.Self needs 3.11)
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         _set(self.previous)
 
 
-def _set(mode):
+def _set(mode: Mode) -> None:
     global _mode
     if (mode == "allow") != (_mode == "allow"):
         if mode == "allow":
@@ -66,7 +68,7 @@ def _set(mode):
     _mode = mode
 
 
-def _check_ranks(op, out, args):
+def _check_ranks(op: Any, out: Any, args: Any) -> None:
     if op.name not in BROADCASTING_OPS:
         return
     shapes = [np.shape(a) for a in args if np.ndim(a) > 0]

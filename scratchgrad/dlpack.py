@@ -4,15 +4,18 @@ torch.from_dlpack(t), np.from_dlpack(t), torch.tensor(t) and torch.as_tensor(t) 
 Tensor.__dlpack__; sg.from_dlpack(x) takes anything with __dlpack__ (or a bare DLPack capsule).
 NumPy does the byte-level work in both directions: a Tensor's data is a NumPy array.
 """
+from typing import Any
+
 import numpy as np
 
 from scratchgrad.errors import DTypeError
 from scratchgrad.tensor import Tensor
 
-CPU = (1, 0)  # DLPack's (device type, device id) for host memory: kDLCPU, device 0
+CPU: tuple[int, int] = (1, 0)  # DLPack's (device type, device id) for host memory: kDLCPU, device 0
 
 
-def export(t, stream=None, max_version=None, dl_device=None, copy=None):
+def export(t: Tensor, stream: Any = None, max_version: tuple[int, int] | None = None,
+           dl_device: tuple[int, int] | None = None, copy: bool | None = None) -> Any:
     """A DLPack capsule of t's data (shared memory unless copy=True or the layout needs one)."""
     if t.requires_grad:
         # PyTorch's rule for its own tensors: the consumer would get the values but not the graph.
@@ -31,17 +34,17 @@ def export(t, stream=None, max_version=None, dl_device=None, copy=None):
 class _Capsule:
     """A bare DLPack capsule (from an older producer's to_dlpack()) dressed as a producer."""
 
-    def __init__(self, capsule):
+    def __init__(self, capsule: Any) -> None:
         self.capsule = capsule
 
-    def __dlpack__(self, **kwargs):
+    def __dlpack__(self, **kwargs: Any) -> Any:
         return self.capsule
 
-    def __dlpack_device__(self):
+    def __dlpack_device__(self) -> tuple[int, int]:
         return CPU
 
 
-def from_dlpack(ext_tensor):
+def from_dlpack(ext_tensor: Any) -> Tensor:
     """A Tensor sharing memory with `ext_tensor`: any object with `__dlpack__` (a torch tensor,
     a NumPy array, ...) or a DLPack capsule. Like torch.from_dlpack: no copy, no gradient."""
     if type(ext_tensor).__name__ == "PyCapsule":

@@ -8,8 +8,11 @@ optional `graphviz` package, plus Graphviz's `dot` program to render it).
 """
 
 import functools
+from collections.abc import Sequence
+from typing import Any
 
 from scratchgrad.errors import describe_shape
+from scratchgrad.tensor import Tensor
 from scratchgrad.viz.graph import (
     SHOW_VALUES_UP_TO,
     describe,
@@ -18,10 +21,14 @@ from scratchgrad.viz.graph import (
     values,
 )
 
+Node = tuple[str, str, dict[str, str]]
+Edge = tuple[str, str, str, dict[str, str]]
 
-def picture(t):
+
+def picture(t: Tensor | Sequence[Tensor]) -> tuple[list[Node], list[Edge]]:
     """The drawing as plain data: ([(id, label, attributes)], [(from, to, label, attributes)])."""
-    nodes, edges = [], []
+    nodes: list[Node] = []
+    edges: list[Edge] = []
     listing = steps(t)
     for k, step in enumerate(listing):
         lines = [step.call() if step.node is not None else step.name]
@@ -53,7 +60,7 @@ def picture(t):
     return nodes, edges
 
 
-def to_dot(t):
+def to_dot(t: Tensor | Sequence[Tensor]) -> str:
     """DOT source of the graph that made t (no graphviz needed)."""
     nodes, edges = picture(t)
     lines = ["digraph scratchgrad {", '  rankdir="TB";',
@@ -74,7 +81,7 @@ NO_DOT = ("sg.viz.draw: Graphviz's `dot` program was not found, so the graph can
           "gives its DOT source.")
 
 
-def draw(t):
+def draw(t: Tensor | Sequence[Tensor]) -> Any:
     """A graphviz.Digraph of the graph that made t: .render(), .pipe(format="svg"), or display
     it in Jupyter (where, without Graphviz's `dot` program, it shows one line saying so)."""
     try:
@@ -96,12 +103,13 @@ def draw(t):
 
 
 @functools.cache
-def _drawing_class(graphviz):
+def _drawing_class(graphviz: Any) -> Any:
     """graphviz.Digraph, displayed in Jupyter with a clear line instead of a traceback when the
     `dot` program is missing (made on first use: graphviz is optional)."""
 
     class Drawing(graphviz.Digraph):
-        def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
+        def _repr_mimebundle_(self, include: Any = None, exclude: Any = None,
+                              **kwargs: Any) -> dict[str, Any]:
             try:
                 return super()._repr_mimebundle_(include, exclude, **kwargs)
             except graphviz.ExecutableNotFound:
@@ -110,13 +118,13 @@ def _drawing_class(graphviz):
     return Drawing
 
 
-def _id(step):
+def _id(step: Any) -> str:
     return step.name.replace("%", "op")
 
 
-def _attributes(attributes):
+def _attributes(attributes: dict[str, Any]) -> str:
     return ", ".join(f'{k}="{_escape(str(v))}"' for k, v in attributes.items())
 
 
-def _escape(text):
+def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")

@@ -3,6 +3,7 @@ its graph. Bounded work: a loss at the end of a 3,000-op graph displays as fast 
 (A picture of the graph is asked for explicitly, with sg.viz.draw(t).)
 """
 import html
+from typing import Any
 
 from scratchgrad.tensor import Tensor
 from scratchgrad.viz.graph import describe
@@ -10,15 +11,17 @@ from scratchgrad.viz.graph import describe
 BRIEF_OPS = 4  # how many ops, counted back from the tensor, the listing shows
 
 
-def brief(t, limit=BRIEF_OPS):
+def brief(t: Tensor, limit: int = BRIEF_OPS) -> list[str]:
     """The ops that made t, newest first, at most `limit` of them, one a line:
     'add((3,) float32, 0.1) -> (3,) float32'. Reads no more of the graph than it prints."""
-    lines = []
+    lines: list[str] = []
     seen = {id(t)}
-    queue = [t] if t.grad_fn is not None else []
+    queue = [t]  # tensors made by ops, nearest to t first
     while queue and len(lines) < limit:
         u = queue.pop(0)
         node = u.grad_fn
+        if node is None:  # t itself is a leaf
+            break
         args = []
         for x in node.inputs:
             args.append(_argument(x))
@@ -31,7 +34,7 @@ def brief(t, limit=BRIEF_OPS):
     return lines
 
 
-def _argument(x):
+def _argument(x: Any) -> str:
     if isinstance(x, Tensor):
         if x.grad_fn is not None:
             return describe(x.shape, x.dtype)
@@ -44,7 +47,7 @@ def _argument(x):
     return f"const {describe(shape, x.dtype)}" if shape is not None else type(x).__name__
 
 
-def tensor_html(t):
+def tensor_html(t: Tensor) -> str:
     """The tensor's repr, and under it, for a tensor made by ops, brief(t) in grey."""
     parts = [f"<pre>{html.escape(repr(t))}</pre>"]
     if t.grad_fn is not None:
