@@ -162,6 +162,17 @@ def test_mapped_numpy_functions_keep_the_gradient():
     assert m.grad.tolist() == [[0.0, 1.0], [1.0, 1.0]]
 
 
+def test_numpy_arguments_scratchgrad_does_not_take():
+    t = sg.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(TypeError, match=r"np.mean\(\.\.\., dtype=\) on a tensor that requires grad: "
+                                        r"scratchgrad's mean doesn't take these arguments"):
+        np.mean(t, dtype=np.float64)
+    result = np.mean(t.detach(), dtype=np.float64)  # no gradient to lose: NumPy's answer
+    assert result == 1.5 and result.dtype == np.float64
+    with pytest.raises(TypeError, match="sum: "):  # scratchgrad's own argument checks still speak
+        np.sum(t, axis="x")
+
+
 def test_out_argument_messages_name_the_real_cause():
     t = sg.tensor([1.0, 2.0], requires_grad=True)
     with pytest.raises(TypeError, match=r"np.exp\(\.\.\., out=\) on a tensor that requires grad: "

@@ -4,6 +4,7 @@ This is also how derivative rules, written with NumPy functions, become differen
 create_graph=True: the same np.cos(x) runs scratchgrad's cos when x is a Tensor.
 """
 import builtins
+import inspect
 
 import numpy as np
 
@@ -183,6 +184,15 @@ def numpy_ufunc(ufunc, method, inputs, kwargs):
     return getattr(ufunc, method)(*_plain(inputs), **{k: _plain(v) for k, v in kwargs.items()})
 
 
+def _binds(fn, args, kwargs):
+    """Would fn accept these arguments?"""
+    try:
+        inspect.signature(fn).bind(*args, **kwargs)
+    except TypeError:
+        return False
+    return True
+
+
 def _holds_tensor(value):
     return isinstance(value, Tensor) or (
         isinstance(value, tuple) and builtins.any(isinstance(v, Tensor) for v in value))
@@ -193,7 +203,17 @@ def numpy_function(func, args, kwargs):
     unless a tensor requires grad and NumPy's result (floats) would silently lose its gradient."""
     fn = _FUNCTIONS.get(func)
     if fn is not None:
-        return fn(*args, **kwargs)
+        try:
+            return fn(*args, **kwargs)
+        except TypeError:
+            if _binds(fn, args, kwargs):
+                raise  # scratchgrad's own complaint about the arguments
+            # NumPy arguments scratchgrad's function doesn't take (out=, dtype=, where=, ...)
+            if grad_mode.enabled and _needs_grad((args, kwargs)):
+                keywords = ", ".join(f"{k}=" for k in kwargs)
+                raise _gradient_lost(f"np.{func.__name__}(..., {keywords})", func.__name__,
+                                     f"scratchgrad's {fn.__name__} doesn't take these arguments, "
+                                     "and plain NumPy's result would carry no gradient") from None
     result = func(*_plain(args), **{k: _plain(v) for k, v in kwargs.items()})
     if grad_mode.enabled and _holds_floats(result) and _needs_grad((args, kwargs)):
         module = func.__module__.replace("numpy.linalg", "np.linalg").replace("numpy", "np")
