@@ -36,6 +36,7 @@ from scratchgrad.errors import (
     DTypeError,
     GradcheckError,
     GraphError,
+    InPlaceError,
     SerializationError,
     ShapeError,
     ValueRangeError,
@@ -135,7 +136,7 @@ from scratchgrad.ops import (
     where,
 )
 from scratchgrad.serialization import load, save
-from scratchgrad.tensor import Size, Tensor
+from scratchgrad.tensor import Size, Tensor, from_numpy
 
 __version__ = "0.1.0"  # the one place the version is written: pyproject.toml reads it
 
@@ -164,6 +165,7 @@ __all__ = [
     "GradcheckError",
     "GraphError",
     "GraphGrowthWarning",
+    "InPlaceError",
     "SerializationError",
     "ShapeError",
     "Size",
@@ -205,6 +207,7 @@ __all__ = [
     "float32",
     "float64",
     "from_dlpack",
+    "from_numpy",
     "full",
     "full_like",
     "ge",

@@ -56,6 +56,11 @@ def test_broadcast_warning_points_at_the_op():
     assert_points_here(records, "(3, 1)")
 
 
+def test_reading_grad_of_a_non_leaf_points_at_the_read():
+    y = sg.ones(2, requires_grad=True) * 2
+    assert_points_here(caught(lambda: y.grad), "not a leaf Tensor")
+
+
 def growing_training():
     w = sg.tensor([1.0, 2.0], requires_grad=True)
     for _ in range(6):

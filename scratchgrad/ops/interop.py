@@ -67,7 +67,7 @@ _FUNCTIONS = {
     np.where: where, np.broadcast_to: broadcast_to, np.swapaxes: transpose,
     np.expand_dims: expand_dims, np.transpose: _np_transpose, np.reshape: reshape,
     np.sum: sum, np.mean: mean, np.concatenate: cat, np.stack: stack, np.clip: clip,
-    np.max: amax, np.amax: amax, np.min: amin, np.amin: amin,
+    np.max: amax, np.amax: amax, np.min: amin, np.amin: amin,  # NumPy's max is PyTorch's amax
 }
 
 
