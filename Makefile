@@ -25,12 +25,11 @@ $(VENV)/.installed-docs: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(PY) examples/demo.py
 
-# Two pytest workers (pytest-xdist): the suite's tests are independent; the examples' trainings
-# stay together in one worker (xdist_group), which trains each once.
+# Two pytest workers (pytest-xdist): the suite's tests are independent of each other.
 test: $(VENV)/.installed-dev
 	$(PY) -m ruff check .
 	$(PY) -m mypy
-	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=15
+	$(PY) -m pytest -q -n 2 --durations=15
 
 bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/bench.py

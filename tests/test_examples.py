@@ -1,45 +1,35 @@
 """The demo's trainings reach their accuracies (fixed seeds, the demo's own settings).
 
-Each training runs once per test process: the demo test reuses the results of the accuracy
-tests (it checks what the demo does with them), and the xdist group keeps these tests in one
-worker, so the CNN is not trained twice.
+The accuracy tests train with the demo's settings; the demo test checks what the demo does
+around them (the chain rule, the table, the plot, the graph) on short trainings, so no
+training runs twice.
 """
 import functools
 from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.xdist_group("examples")
-
-
-@functools.cache
-def trained(example):
-    """(model, losses, accuracy) of one example, trained with the demo's own settings."""
-    if example == "xor":
-        from examples.xor import train_xor as train
-    elif example == "digits":
-        from examples.digits import train_digits as train
-    else:
-        from examples.digits_cnn import train_digits_cnn as train
-    return train(progress=False)
+from examples.xor import train_xor
 
 
 def test_xor_mlp_reaches_98_percent_training_accuracy():
-    _, losses, accuracy = trained("xor")
+    _, losses, accuracy = train_xor(progress=False)
     assert accuracy >= 0.98
     assert losses[-1] < losses[0] / 10
 
 
 def test_digits_mlp_reaches_95_percent_test_accuracy():
     pytest.importorskip("sklearn")
-    _, losses, accuracy = trained("digits")
+    from examples.digits import train_digits
+    _, losses, accuracy = train_digits(progress=False)
     assert accuracy >= 0.95
     assert losses[-1] < losses[0]
 
 
 def test_digits_cnn_reaches_97_percent_test_accuracy_and_beats_the_mlp():
     pytest.importorskip("sklearn")
-    _, losses, accuracy = trained("digits_cnn")
+    from examples.digits_cnn import train_digits_cnn
+    _, losses, accuracy = train_digits_cnn(progress=False)
     assert accuracy >= 0.98   # the MLP in digits.py gets 97.2% on this split
     assert losses[-1] < losses[0] / 10
 
@@ -49,9 +39,10 @@ def test_demo_runs_and_writes_its_plot(tmp_path, monkeypatch, capsys):
     pytest.importorskip("sklearn")
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "examples"))
     import demo  # examples/demo.py imports its neighbours as a script would
-    for name, example in [("train_xor", "xor"), ("train_digits", "digits"),
-                          ("train_digits_cnn", "digits_cnn")]:
-        monkeypatch.setattr(demo, name, functools.partial(trained, example))
+    monkeypatch.setattr(demo, "train_xor", functools.partial(demo.train_xor, steps=50))
+    monkeypatch.setattr(demo, "train_digits", functools.partial(demo.train_digits, epochs=1))
+    monkeypatch.setattr(demo, "train_digits_cnn",
+                        functools.partial(demo.train_digits_cnn, epochs=1))
     monkeypatch.chdir(tmp_path)
     demo.main()
     out = capsys.readouterr().out
