@@ -11,7 +11,7 @@ from scratchgrad.tensor import Tensor
 
 
 class TensorDataset:
-    """Samples are rows: dataset[i] is (t[i] for each tensor), as torch.utils.data.TensorDataset."""
+    """Samples are rows: dataset[i] is (t[i] for each tensor), as torch.utils._data.TensorDataset."""
 
     def __init__(self, *tensors):
         if not tensors:

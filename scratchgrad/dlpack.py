@@ -20,7 +20,7 @@ def export(t: Tensor, stream: Any = None, max_version: tuple[int, int] | None = 
     if t.requires_grad:
         # PyTorch's rule for its own tensors: the consumer would get the values but not the graph.
         raise BufferError("Can't export tensors that require gradient, use tensor.detach()")
-    data = np.asarray(t.data)
+    data = np.asarray(t._data)
     # A reversed view (t[::-1]) has negative strides, which PyTorch cannot import (it aborts the
     # process), so such a tensor is exported as a contiguous copy, as DLPack allows by default.
     if data.size > 1 and any(s < 0 for n, s in zip(data.shape, data.strides) if n > 1):

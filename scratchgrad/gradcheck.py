@@ -18,7 +18,7 @@ def gradcheck(fn: Callable[..., Any], inputs: Tensor | Sequence[Any], eps: float
     finite-difference value expected and the backward value got.
     """
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
-    xs = [Tensor(x.data.astype(dtypes.float64), requires_grad=True) if _checked(x) else x
+    xs = [Tensor(x._data.astype(dtypes.float64), requires_grad=True) if _checked(x) else x
           for x in inputs]
     checked = [i for i, x in enumerate(inputs) if _checked(x)]
     analytic = _analytic_jacobians(fn, xs, checked)
@@ -50,7 +50,7 @@ def _outputs(fn: Callable[..., Any], xs: list[Any]) -> list[Any]:
 
 def _flat_outputs(fn: Callable[..., Any], xs: list[Any]) -> np.ndarray:
     with no_grad():
-        return np.concatenate([np.asarray(o.data, dtype=np.float64).ravel()
+        return np.concatenate([np.asarray(o._data, dtype=np.float64).ravel()
                                for o in _outputs(fn, xs)])
 
 
@@ -70,7 +70,7 @@ def _analytic_jacobians(fn: Callable[..., Any], xs: list[Any],
                              retain_graph=True, allow_unused=True)
                 for i, g in zip(checked, grads):
                     if g is not None:
-                        jac[i][row + k] = np.asarray(g.data).ravel()
+                        jac[i][row + k] = np.asarray(g._data).ravel()
         row += out.size
     return jac
 
@@ -80,9 +80,9 @@ def _numeric_jacobians(fn: Callable[..., Any], xs: list[Any], checked: list[int]
     """Central differences (f(x + eps) - f(x - eps)) / 2 eps, one input element at a time."""
     jac: dict[int, np.ndarray] = {}
     for i in checked:
-        data = xs[i].data
+        data = xs[i]._data
         if not isinstance(data, np.ndarray):
-            data = xs[i].data = np.array(data)
+            data = xs[i]._data = np.array(data)
         flat = data.reshape(-1)
         columns = []
         for j in range(flat.size):

@@ -102,7 +102,7 @@ def check_accumulation(t):
             producer = getattr(x, "grad_fn", None)
             if producer is None:
                 continue
-            if producer in autograd.backward_roots and x.data.size == 1:
+            if producer in autograd.backward_roots and x._data.size == 1:
                 found = True    # a one-element tensor a backward started from: a used loss
             else:
                 earlier = producer

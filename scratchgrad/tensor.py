@@ -32,22 +32,23 @@ class Size(int):
 
 class Tensor:
     """An n-dimensional array that can record the operations applied to it."""
+    # _data: the NumPy array (.data is a Tensor, as in PyTorch); _grad: what .grad returns;
     # _storage: the version counter shared with views (versions.Storage), None until needed;
     # _view: (base, steps) for a view of another tensor's memory (see ops/inplace.py), or None.
     # (A dict of slots gives the public ones their docstrings.)
     __slots__ = {
         "__weakref__": None,
+        "_data": None,
         "_grad": None,
         "_storage": None,
         "_view": None,
-        "data": "The values: a NumPy array.",
         "grad_fn": "The node of the op that made this tensor, or None for a leaf.",
         "requires_grad": "Whether ops on this tensor are recorded for backward().",
     }
     __hash__ = object.__hash__  # == is elementwise, so hashing is by identity, as in PyTorch
 
     def __init__(self, data, dtype=None, requires_grad=False):
-        self.data = to_array(data, dtype)
+        self._data = to_array(data, dtype)
         self._storage = self._view = None
         self._grad = None
         self.grad_fn = None
@@ -59,7 +60,7 @@ class Tensor:
     def _wrap(data):
         """Internal fast constructor: data is already a NumPy array (or NumPy scalar)."""
         t = Tensor.__new__(Tensor)
-        t.data = data
+        t._data = data
         t._storage = t._view = None
         t.requires_grad = False
         t._grad = None
@@ -67,10 +68,10 @@ class Tensor:
         return t
 
     # ------------------------------------------------------------ attributes
-    shape = property(lambda self: self.data.shape, doc="The shape, a tuple of ints.")
-    ndim = property(lambda self: self.data.ndim, doc="The number of dimensions.")
-    dtype = property(lambda self: self.data.dtype, doc="The dtype (a NumPy dtype).")
-    size = property(lambda self: Size(self.data.shape),
+    shape = property(lambda self: self._data.shape, doc="The shape, a tuple of ints.")
+    ndim = property(lambda self: self._data.ndim, doc="The number of dimensions.")
+    dtype = property(lambda self: self._data.dtype, doc="The dtype (a NumPy dtype).")
+    size = property(lambda self: Size(self._data.shape),
                     doc="The number of elements; size() and size(dim) give the shape, as in PyTorch.")
     is_leaf = property(lambda self: self.grad_fn is None,
                        doc="True if no recorded op made this tensor (backward fills its .grad).")
@@ -78,6 +79,19 @@ class Tensor:
                  doc="The tensor with its dimensions reversed.")
     mT = property(lambda self: ops.transpose(self, -2, -1),
                   doc="The last two dimensions swapped (a batch of matrices, transposed).")
+
+    @property
+    def data(self):
+        """The same memory as a tensor outside the graph (no grad, its own version counter):
+        changes through it are invisible to autograd, as with PyTorch's .data."""
+        return Tensor._wrap(self._data)
+
+    @data.setter
+    def data(self, value):
+        """t.data = other: t now holds other's values (sharing other's memory, as in PyTorch)."""
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data: assigned value must be a Tensor, got {type(value).__name__}")
+        self._data = value._data
 
     @property
     def grad(self):
@@ -113,11 +127,11 @@ class Tensor:
 
     def dim(self):
         """The number of dimensions."""
-        return self.data.ndim
+        return self._data.ndim
 
     def numel(self):
         """The number of elements."""
-        return int(self.data.size)
+        return int(self._data.size)
 
     # ------------------------------------------------------------ conversion
     def numpy(self):
@@ -126,9 +140,9 @@ class Tensor:
             raise GraphError("numpy: can't call numpy() on a tensor that requires grad: its "
                              "values would escape autograd's version checks. Use "
                              "tensor.detach().numpy() instead.")
-        if type(self.data) is not np.ndarray:  # a NumPy scalar: make it memory we can share
-            self.data = np.asarray(self.data)
-        return self.data
+        if type(self._data) is not np.ndarray:  # a NumPy scalar: make it memory we can share
+            self._data = np.asarray(self._data)
+        return self._data
 
     def __array__(self, dtype=None, copy=None):
         array = self.numpy()
@@ -147,7 +161,7 @@ class Tensor:
 
     def __format__(self, spec):
         """f"{t:.3f}" formats a one-element tensor like its number, as in PyTorch."""
-        if spec and self.data.size == 1:
+        if spec and self._data.size == 1:
             return format(self.item(), spec)
         return format(repr(self), spec)
 
@@ -155,14 +169,14 @@ class Tensor:
         """The value of a one-element tensor as a Python number."""
         if self.grad_fn is not None:
             check_accumulation(self)  # reading a running total: is it a tensor of used losses?
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ShapeError(f"item: only one-element tensors can be converted to a Python number, "
                              f"this one has shape {describe_shape(self.shape)}")
-        return self.data.item() if self.data.ndim == 0 else self.data.reshape(()).item()
+        return self._data.item() if self._data.ndim == 0 else self._data.reshape(()).item()
 
     def tolist(self):
         """The values as (nested) Python lists of numbers."""
-        return np.asarray(self.data).tolist()
+        return np.asarray(self._data).tolist()
 
     def __float__(self):
         return float(self.item())
@@ -171,13 +185,13 @@ class Tensor:
         return int(self.item())
 
     def __index__(self):
-        if self.dtype.kind not in "iu" or self.data.size != 1:
+        if self.dtype.kind not in "iu" or self._data.size != 1:
             raise TypeError("only one-element integer tensors can be used as an index")
         return int(self.item())
 
     def __bool__(self):
-        if self.data.size != 1:
-            raise RuntimeError(f"bool: a tensor with {self.data.size} elements has no single truth "
+        if self._data.size != 1:
+            raise RuntimeError(f"bool: a tensor with {self._data.size} elements has no single truth "
                                "value; use .any() or .all()")
         return bool(self.item())
 
@@ -194,9 +208,9 @@ class Tensor:
     def __repr__(self):
         if self.grad_fn is not None:
             check_accumulation(self)
-        body = np.array2string(np.asarray(self.data), separator=", ", prefix="tensor(")
+        body = np.array2string(np.asarray(self._data), separator=", ", prefix="tensor(")
         extras = []
-        if self.data.size == 0 and self.ndim > 1:  # "[]" alone would hide the shape
+        if self._data.size == 0 and self.ndim > 1:  # "[]" alone would hide the shape
             extras.append(f"size={describe_shape(self.shape)}")
         if self.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool_):
             extras.append(f"dtype={self.dtype}")
@@ -260,7 +274,7 @@ class Tensor:
 
     def detach(self):
         """The same memory and version counter, cut from the graph (no grad_fn, no grad)."""
-        t = Tensor._wrap(self.data)
+        t = Tensor._wrap(self._data)
         t._storage = versions.storage_of(self)
         return t
 
@@ -379,7 +393,7 @@ def to_array(data, dtype=None):
     if dtype is not None:
         dtype = dtypes.as_dtype(dtype)
     if isinstance(data, Tensor):
-        array = np.array(data.data, dtype=dtype, copy=True)
+        array = np.array(data._data, dtype=dtype, copy=True)
     elif isinstance(data, (np.ndarray, np.generic)):
         array = np.array(data, dtype=dtype, copy=True)
     else:

@@ -40,7 +40,7 @@ def _argument(x: Any) -> str:
             return describe(x.shape, x.dtype)
         if x.requires_grad:
             return f"leaf {describe(x.shape, x.dtype)}"
-        return str(x.data.item()) if x.data.size == 1 else f"const {describe(x.shape, x.dtype)}"
+        return str(x._data.item()) if x._data.size == 1 else f"const {describe(x.shape, x.dtype)}"
     if x is None or isinstance(x, (bool, int, float)):
         return repr(x)
     shape = getattr(x, "shape", None)
