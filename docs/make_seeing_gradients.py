@@ -72,7 +72,8 @@ sg.viz.show(loss)
 """),
     ("The graph as a picture: `sg.viz.draw` and `sg.viz.to_dot`",
      ("`sg.viz.draw(t)` returns a `graphviz.Digraph` (install the `graphviz` package, and "
-     "Graphviz's `dot` program to render it); in Jupyter a tensor displays as this picture. "
+     "Graphviz's `dot` program to render it); in Jupyter, `sg.viz.draw(t)` displays as this "
+     "picture, while a tensor displays as its value and its last few ops. "
      "`sg.viz.to_dot(t)` gives the DOT source with no dependency at all. Leaves are blue, the "
      "result yellow, and the red arrow is the gradient that broadcasting summed."),
      f"""\

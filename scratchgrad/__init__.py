@@ -28,6 +28,7 @@ from scratchgrad.broadcasting import (
     set_broadcast_mode,
 )
 from scratchgrad.devices import device
+from scratchgrad.dlpack import from_dlpack
 from scratchgrad.dtypes import (
     bfloat16,
     float16,
@@ -190,7 +191,7 @@ from scratchgrad.random import (
 from scratchgrad.serialization import load, save
 from scratchgrad.tensor import Size, Tensor, from_numpy
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one place the version is written: pyproject.toml reads it
 
 float = float32  # sg.float and sg.double, as torch.float and torch.double
 double = float64
@@ -204,6 +205,11 @@ short = int16
 autograd.Function = Function
 autograd.gradcheck = gradcheck
 autograd.detect_anomaly = detect_anomaly
+
+def __dir__():
+    """dir(sg): the public names only, not the modules scratchgrad is built from."""
+    return sorted([*__all__, "__version__"])
+
 
 __all__ = [
     "AnomalyError",
@@ -274,6 +280,7 @@ __all__ = [
     "float64",
     "floor",
     "floor_divide",
+    "from_dlpack",
     "from_numpy",
     "full",
     "full_like",

@@ -32,6 +32,7 @@ grad_mode = _GradMode()
 
 
 def is_grad_enabled():
+    """Whether ops record the graph now (False inside sg.no_grad())."""
     return grad_mode.enabled
 
 

@@ -46,6 +46,7 @@ _mode = _Mode()
 
 
 def get_broadcast_mode():
+    """The current thread's broadcast mode (see set_broadcast_mode)."""
     return _mode.value
 
 

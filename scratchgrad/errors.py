@@ -9,18 +9,21 @@ import linecache
 import operator
 import os
 import sys
+from collections.abc import Sequence
+from types import FrameType
+from typing import Any
 
 import numpy as np
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
-def user_site():
+def user_site() -> str | None:
     """'file.py:12: the code', for the innermost stack frame outside scratchgrad (or None).
 
     Only computed when an error is raised, so the normal path pays nothing for it.
     """
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
         frame = frame.f_back
     if frame is None:
@@ -30,10 +33,11 @@ def user_site():
     return f"{filename}:{line}" + (f": {code}" if code else "")
 
 
-def user_stacklevel():
+def user_stacklevel() -> int:
     """The `stacklevel` that makes warnings.warn, called by this function's caller, point at
     the first stack frame outside scratchgrad."""
-    frame, level = sys._getframe(1), 1
+    frame: FrameType | None = sys._getframe(1)
+    level = 1
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
         frame, level = frame.f_back, level + 1
     return level
@@ -42,9 +46,11 @@ def user_stacklevel():
 class PointsAtCaller:
     """Mixin for scratchgrad's errors: the message ends with the user's line that caused it."""
 
-    def __init__(self, message=""):
+    def __init__(self, message: str = "") -> None:
         site = user_site()
-        super().__init__(f"{message}\n  at {site}" if site else message)
+        # The next class in the MRO is the built-in exception (ValueError, ...): a mixin's
+        # super() is object only to a type checker.
+        super().__init__(f"{message}\n  at {site}" if site else message)  # type: ignore[call-arg]
 
 
 class ShapeError(PointsAtCaller, ValueError, RuntimeError):
@@ -83,12 +89,12 @@ class GraphError(PointsAtCaller, RuntimeError):
     """Backward can't run: nothing requires grad, the graph was freed, a bad gradient."""
 
 
-def describe_shape(shape):
+def describe_shape(shape: Sequence[int]) -> str:
     """Shapes are printed as tuples, like NumPy and Python, e.g. (3, 4) or ()."""
     return str(tuple(shape))
 
 
-def broadcast_error(op, *shapes):
+def broadcast_error(op: str, *shapes: Sequence[int]) -> ShapeError:
     """Name the first dimension (counted from the right) where the shapes clash."""
     ndim = max(len(s) for s in shapes)
     for dim in range(-1, -ndim - 1, -1):
@@ -103,7 +109,7 @@ def broadcast_error(op, *shapes):
     return ShapeError(f"{op}: shapes {joined} can't broadcast: dimension {dim} is {listed}")
 
 
-def normalize_axis(op, axis, ndim):
+def normalize_axis(op: str, axis: Any, ndim: int) -> int:
     """Turn a possibly negative axis into 0..ndim-1; 0-d tensors accept 0 and -1 like PyTorch."""
     if not isinstance(axis, (int,)) or isinstance(axis, bool):
         try:
@@ -117,7 +123,7 @@ def normalize_axis(op, axis, ndim):
     return axis % bound if ndim else 0
 
 
-def normalize_axes(op, axis, ndim):
+def normalize_axes(op: str, axis: Any, ndim: int) -> tuple[int, ...]:
     """axis=None means every axis; an int or a tuple is normalised and checked for repeats.
 
     A 0-d tensor has no axis to reduce, but accepts 0 and -1 (and refuses others) as PyTorch does.
@@ -149,7 +155,7 @@ class IndexRangeError(PointsAtCaller, IndexError, RuntimeError):
     """An index points outside the tensor (gather, scatter_add, index_select)."""
 
 
-def check_sizes(name, size):
+def check_sizes(name: str, size: Any) -> tuple[int, ...]:
     """zeros(2, 3) and zeros((2, 3)) both mean the shape (2, 3); sizes are ints (not floats, bools
     or strings: PyTorch's TypeError) and not negative (its RuntimeError)."""
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
@@ -157,7 +163,7 @@ def check_sizes(name, size):
     return tuple(_check_size(name, n) for n in size)
 
 
-def _check_size(name, n):
+def _check_size(name: str, n: Any) -> int:
     """One size: an int (or anything with __index__, e.g. np.int64 or a one-element int tensor)."""
     if isinstance(n, (bool, np.bool_)) or not hasattr(n, "__index__"):
         raise TypeError(f"{name}: sizes must be ints, got {type(n).__name__} {n!r}")

@@ -37,11 +37,13 @@ def _dtype(dtype, default=dtypes.default_float):
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False):
+    """A tensor of zeros; size as numbers or one tuple, float32 unless dtype says otherwise."""
     check_device("zeros", device)
     return _finish(np.zeros(check_sizes("zeros", size), _dtype(dtype)), requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False):
+    """A tensor of ones; size as numbers or one tuple, float32 unless dtype says otherwise."""
     check_device("ones", device)
     return _finish(np.ones(check_sizes("ones", size), _dtype(dtype)), requires_grad)
 
@@ -63,21 +65,25 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
 
 
 def zeros_like(t, dtype=None, device=None, requires_grad=False):
+    """A tensor of zeros with t's shape (and dtype, unless dtype is given)."""
     return zeros(t.shape, dtype=t.dtype if dtype is None else dtype, device=device,
                  requires_grad=requires_grad)
 
 
 def ones_like(t, dtype=None, device=None, requires_grad=False):
+    """A tensor of ones with t's shape (and dtype, unless dtype is given)."""
     return ones(t.shape, dtype=t.dtype if dtype is None else dtype, device=device,
                 requires_grad=requires_grad)
 
 
 def empty_like(t, dtype=None, device=None, requires_grad=False):
+    """A tensor of zeros (an uninitialised tensor in PyTorch) with t's shape (and dtype, unless dtype is given)."""
     return empty(t.shape, dtype=t.dtype if dtype is None else dtype, device=device,
                  requires_grad=requires_grad)
 
 
 def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
+    """A tensor of fill_value with t's shape (and dtype, unless dtype is given)."""
     return full(t.shape, fill_value, dtype=t.dtype if dtype is None else dtype, device=device,
                 requires_grad=requires_grad)
 

@@ -1,4 +1,7 @@
 """Gradient checking: analytic gradients (backward) against central finite differences."""
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import numpy as np
 
 from scratchgrad import dtypes
@@ -7,7 +10,8 @@ from scratchgrad.errors import GradcheckError
 from scratchgrad.tensor import Tensor
 
 
-def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
+def gradcheck(fn: Callable[..., Any], inputs: Tensor | Sequence[Any], eps: float = 1e-6,
+              atol: float = 1e-5, rtol: float = 1e-3, raise_exception: bool = True) -> bool:
     """Check d fn / d input for every input that requires grad, in float64.
 
     Returns True, or raises GradcheckError naming the input, the element, the
@@ -35,22 +39,23 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
     return True
 
 
-def _checked(x):
+def _checked(x: Any) -> bool:
     return isinstance(x, Tensor) and x.requires_grad
 
 
-def _outputs(fn, xs):
+def _outputs(fn: Callable[..., Any], xs: list[Any]) -> list[Any]:
     out = fn(*xs)
     return list(out) if isinstance(out, (tuple, list)) else [out]
 
 
-def _flat_outputs(fn, xs):
+def _flat_outputs(fn: Callable[..., Any], xs: list[Any]) -> np.ndarray:
     with no_grad():
         return np.concatenate([np.asarray(o._data, dtype=np.float64).ravel()
                                for o in _outputs(fn, xs)])
 
 
-def _analytic_jacobians(fn, xs, checked):
+def _analytic_jacobians(fn: Callable[..., Any], xs: list[Any],
+                        checked: list[int]) -> dict[int, np.ndarray]:
     """J[i][k, j] = d output_k / d input_i[j], one backward per output element."""
     outputs = _outputs(fn, xs)
     total = sum(o.size for o in outputs)
@@ -70,9 +75,10 @@ def _analytic_jacobians(fn, xs, checked):
     return jac
 
 
-def _numeric_jacobians(fn, xs, checked, eps):
+def _numeric_jacobians(fn: Callable[..., Any], xs: list[Any], checked: list[int],
+                       eps: float) -> dict[int, np.ndarray]:
     """Central differences (f(x + eps) - f(x - eps)) / 2 eps, one input element at a time."""
-    jac = {}
+    jac: dict[int, np.ndarray] = {}
     for i in checked:
         data = xs[i]._data
         if not isinstance(data, np.ndarray):

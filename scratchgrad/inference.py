@@ -48,4 +48,5 @@ class inference_mode:
 
 
 def is_inference_mode_enabled():
+    """Whether an inference_mode block is active in this thread."""
     return _state.enabled

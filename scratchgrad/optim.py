@@ -12,6 +12,7 @@ from collections import defaultdict
 import numpy as np
 
 from scratchgrad import autograd, dtypes
+from scratchgrad.errors import user_stacklevel
 from scratchgrad.tensor import Tensor
 
 __all__ = ["SGD", "Adam", "AdamW", "Optimizer"]
@@ -87,7 +88,8 @@ class Optimizer:
         ids = {id(p) for p in params}
         if len(ids) != len(params):
             warnings.warn(f"{self._name}: a parameter group contains duplicate parameters; "
-                          "they would be updated more than once per step", stacklevel=3)
+                          "they would be updated more than once per step",
+                          stacklevel=user_stacklevel())
         for group in self.param_groups:
             if ("param_names" in group) != ("param_names" in param_group):
                 raise ValueError(f"{self._name}: all param groups should be with names or all "

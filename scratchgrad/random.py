@@ -99,14 +99,17 @@ def seed():
 
 
 def initial_seed():
+    """The seed the global generator started from."""
     return default_generator.initial_seed()
 
 
 def get_rng_state():
+    """The global generator's state, for set_rng_state."""
     return default_generator.get_state()
 
 
 def set_rng_state(new_state):
+    """Restore the global generator to a state from get_rng_state."""
     default_generator.set_state(new_state)
 
 
@@ -179,11 +182,13 @@ def randn(*sizes, size=None, generator=None, dtype=None, device=None, requires_g
 
 
 def rand_like(t, dtype=None, device=None, requires_grad=False):
+    """Uniform on [0, 1), with t's shape (and dtype, unless given)."""
     return rand(t.shape, dtype=t.dtype if dtype is None else dtype, device=device,
                 requires_grad=requires_grad)
 
 
 def randn_like(t, dtype=None, device=None, requires_grad=False):
+    """Standard normal, with t's shape (and dtype, unless given)."""
     return randn(t.shape, dtype=t.dtype if dtype is None else dtype, device=device,
                  requires_grad=requires_grad)
 

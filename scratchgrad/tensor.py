@@ -16,6 +16,7 @@ from scratchgrad.errors import (
     ShapeError,
     ValueRangeError,
     describe_shape,
+    user_stacklevel,
 )
 from scratchgrad.growth import check_accumulation
 from scratchgrad.quiet import silenced
@@ -44,7 +45,16 @@ class Tensor:
     # _data: the NumPy array (.data is a Tensor, as in PyTorch); _grad: what .grad returns;
     # _storage: the version counter shared with views (versions.Storage), None until needed;
     # _view: (base, steps) for a view of another tensor's memory (see ops/inplace.py), or None.
-    __slots__ = ("__weakref__", "_data", "_grad", "_storage", "_view", "grad_fn", "requires_grad")
+    # (A dict of slots gives the public ones their docstrings.)
+    __slots__ = {
+        "__weakref__": None,
+        "_data": None,
+        "_grad": None,
+        "_storage": None,
+        "_view": None,
+        "grad_fn": "The node of the op that made this tensor, or None for a leaf.",
+        "requires_grad": "Whether ops on this tensor are recorded for backward().",
+    }
     __hash__ = object.__hash__  # == is elementwise, so hashing is by identity, as in PyTorch
 
     def __init__(self, data, dtype=None, requires_grad=False):
@@ -68,13 +78,17 @@ class Tensor:
         return t
 
     # ------------------------------------------------------------ attributes
-    shape = property(lambda self: self._data.shape)
-    ndim = property(lambda self: self._data.ndim)
-    dtype = property(lambda self: self._data.dtype)
-    size = property(lambda self: Size(self._data.shape))
-    is_leaf = property(lambda self: self.grad_fn is None)
-    T = property(lambda self: ops.permute(self, tuple(range(self.ndim - 1, -1, -1))))
-    mT = property(lambda self: ops.transpose(self, -2, -1))
+    shape = property(lambda self: self._data.shape, doc="The shape, a tuple of ints.")
+    ndim = property(lambda self: self._data.ndim, doc="The number of dimensions.")
+    dtype = property(lambda self: self._data.dtype, doc="The dtype (a NumPy dtype).")
+    size = property(lambda self: Size(self._data.shape),
+                    doc="The number of elements; size() and size(dim) give the shape, as in PyTorch.")
+    is_leaf = property(lambda self: self.grad_fn is None,
+                       doc="True if no recorded op made this tensor (backward fills its .grad).")
+    T = property(lambda self: ops.permute(self, tuple(range(self.ndim - 1, -1, -1))),
+                 doc="The tensor with its dimensions reversed.")
+    mT = property(lambda self: ops.transpose(self, -2, -1),
+                  doc="The last two dimensions swapped (a batch of matrices, transposed).")
 
     @property
     def data(self):
@@ -98,7 +112,7 @@ class Tensor:
                 "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its "
                 ".grad attribute won't be populated during backward(). If you indeed want the "
                 ".grad field to be populated for a non-leaf Tensor, use .retain_grad() on the "
-                "non-leaf Tensor.", UserWarning, stacklevel=2)
+                "non-leaf Tensor.", UserWarning, stacklevel=user_stacklevel())
         return grad
 
     @grad.setter
@@ -122,21 +136,25 @@ class Tensor:
         versions.note_write(self)
 
     def dim(self):
+        """The number of dimensions."""
         return self._data.ndim
 
     def numel(self):
+        """The number of elements."""
         return int(self._data.size)
 
     nelement = numel
 
     # Always the CPU: scratchgrad computes with NumPy (see devices.py).
-    device = property(lambda self: cpu)
+    device = property(lambda self: cpu, doc="Where the tensor lives: always the CPU.")
     is_cuda = False
 
     def cpu(self):
+        """The tensor itself: it is on the CPU already."""
         return self
 
     def is_contiguous(self, memory_format=None):
+        """Whether the elements lie in row-major order in memory."""
         return not isinstance(self._data, np.ndarray) or self._data.flags.c_contiguous
 
     def contiguous(self, memory_format=None):
@@ -144,6 +162,7 @@ class Tensor:
         return ops.contiguous(self)
 
     def is_floating_point(self):
+        """Whether the dtype is a floating-point one."""
         return self.dtype.kind == "f"
 
     # ------------------------------------------------------------ conversion
@@ -163,6 +182,15 @@ class Tensor:
             return array
         return np.array(array, dtype=dtype, copy=True if copy is None and dtype is None else copy)
 
+    # DLPack: torch.from_dlpack(t), np.from_dlpack(t), torch.tensor(t) share memory (dlpack.py).
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        """A DLPack capsule of the data (raises BufferError if it requires grad, as in PyTorch)."""
+        return dlpack.export(self, stream, max_version, dl_device, copy)
+
+    def __dlpack_device__(self):
+        """(1, 0): DLPack's code for host memory (kDLCPU), device 0."""
+        return dlpack.CPU
+
     def __format__(self, spec):
         """f"{t:.3f}" formats a one-element tensor like its number, as in PyTorch."""
         if spec and self._data.size == 1:
@@ -170,6 +198,7 @@ class Tensor:
         return format(repr(self), spec)
 
     def item(self):
+        """The value of a one-element tensor as a Python number."""
         if self.grad_fn is not None:
             check_accumulation(self)  # reading a running total: is it a tensor of used losses?
         if self._data.size != 1:
@@ -178,6 +207,7 @@ class Tensor:
         return self._data.item() if self._data.ndim == 0 else self._data.reshape(()).item()
 
     def tolist(self):
+        """The values as (nested) Python lists of numbers."""
         return np.asarray(self._data).tolist()
 
     def __float__(self):
@@ -225,17 +255,15 @@ class Tensor:
     def __str__(self):
         return repr(self)  # looked up at call time, so subclasses (Parameter) print their own
 
-    def _repr_svg_(self):
-        """Jupyter shows a tensor made by ops as a picture of its graph (needs graphviz)."""
-        if self.grad_fn is None:
-            return None
-        from scratchgrad.viz.dot import (
-            svg,  # viz is optional: loaded only when displayed
-        )
-        return svg(self)
+    def _repr_html_(self):
+        """Jupyter shows the value and, for a tensor made by ops, its last few ops (a picture of
+        the graph only when asked: sg.viz.draw(t))."""
+        from scratchgrad.viz.notebook import tensor_html  # loaded only when displayed
+        return tensor_html(self)
 
     # ------------------------------------------------------------ dtypes
     def astype(self, dtype):
+        """The tensor as another dtype (itself if it already has it); gradients flow back."""
         return ops.cast(self, dtype)
 
     def to(self, *args, dtype=None, device=None, copy=False, non_blocking=False,
@@ -253,24 +281,31 @@ class Tensor:
         return ops.clone(out) if copy and out is self else out
 
     def type_as(self, other):
+        """The tensor cast to other's dtype."""
         return ops.cast(self, other.dtype)
 
     def half(self):
+        """The tensor as float16."""
         return ops.cast(self, dtypes.float16)
 
     def float(self):
+        """The tensor as float32."""
         return ops.cast(self, dtypes.float32)
 
     def double(self):
+        """The tensor as float64."""
         return ops.cast(self, dtypes.float64)
 
     def long(self):
+        """The tensor as int64."""
         return ops.cast(self, dtypes.int64)
 
     def int(self):
+        """The tensor as int32."""
         return ops.cast(self, dtypes.int32)
 
     def bool(self):
+        """The tensor as bool."""
         return ops.cast(self, dtypes.bool_)
 
     # ------------------------------------------------------------ new tensors like this one
@@ -280,15 +315,19 @@ class Tensor:
         return Tensor(data, dtype=self.dtype if dtype is None else dtype, requires_grad=requires_grad)
 
     def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+        """A tensor of fill_value, with this tensor's dtype unless given."""
         return self._new("new_full", size, fill_value, dtype, device, requires_grad)
 
     def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        """A tensor of zeros, with this tensor's dtype unless given."""
         return self._new("new_zeros", size, 0, dtype, device, requires_grad)
 
     def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        """A tensor of ones, with this tensor's dtype unless given."""
         return self._new("new_ones", size, 1, dtype, device, requires_grad)
 
     def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        """An uninitialised tensor in PyTorch (zeros here), with this tensor's dtype unless given."""
         return self._new("new_empty", size, 0, dtype, device, requires_grad)
 
     def _new(self, name, size, fill_value, dtype, device, requires_grad):
@@ -306,6 +345,7 @@ class Tensor:
             autograd.backward(self, gradient, retain_graph, create_graph)
 
     def requires_grad_(self, requires_grad=True):
+        """Set requires_grad in place (float tensors only) and return the tensor."""
         if requires_grad and self.dtype.kind != "f":
             raise DTypeError(f"requires_grad: only floating-point tensors can require gradients, "
                              f"this one is {self.dtype}")
@@ -327,6 +367,7 @@ class Tensor:
             autograd.retaining_grad[id(self)] = self
 
     def clone(self):
+        """A copy that stays in the graph (sg.clone)."""
         return ops.clone(self)
 
     def t(self):
@@ -334,9 +375,11 @@ class Tensor:
         return ops.transpose(self, 0, 1) if self.ndim == 2 else self
 
     def expand_as(self, other):
+        """This tensor broadcast to other's shape."""
         return ops.broadcast_to(self, other.shape)
 
     def view_as(self, other):
+        """This tensor reshaped to other's shape."""
         return ops.reshape(self, other.shape)
 
     # ------------------------------------------------------------ operators
@@ -541,7 +584,7 @@ def _ragged_message(data):
 
 
 # Imported last: ops.py builds on Tensor, and the methods below are the ops themselves.
-from scratchgrad import ops
+from scratchgrad import dlpack, ops
 from scratchgrad.ops import inplace
 
 for _name, _method in inplace.methods.items():

@@ -1,4 +1,10 @@
-"""The demo's trainings reach their accuracies (fixed seeds, the demo's own settings)."""
+"""The demo's trainings reach their accuracies (fixed seeds, the demo's own settings).
+
+The accuracy tests train with the demo's settings; the demo test checks what the demo does
+around them (the chain rule, the table, the plot, the graph) on short trainings, so no
+training runs twice.
+"""
+import functools
 from pathlib import Path
 
 import pytest
@@ -33,6 +39,10 @@ def test_demo_runs_and_writes_its_plot(tmp_path, monkeypatch, capsys):
     pytest.importorskip("sklearn")
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "examples"))
     import demo  # examples/demo.py imports its neighbours as a script would
+    monkeypatch.setattr(demo, "train_xor", functools.partial(demo.train_xor, steps=50))
+    monkeypatch.setattr(demo, "train_digits", functools.partial(demo.train_digits, epochs=1))
+    monkeypatch.setattr(demo, "train_digits_cnn",
+                        functools.partial(demo.train_digits_cnn, epochs=1))
     monkeypatch.chdir(tmp_path)
     demo.main()
     out = capsys.readouterr().out

@@ -40,6 +40,11 @@ __all__ = [
 ]
 
 
+def __dir__():
+    """dir(F): the public functions only, not the modules and helpers they are built from."""
+    return sorted(__all__)
+
+
 # ---------------------------------------------------------------- layers
 
 def linear(x, weight, bias=None):
@@ -69,11 +74,11 @@ def _softmax_like(fn, name, input, dim, dtype):
     if dtype is not None:
         input = input.to(dtype)
     if dim is None:
-        dim = implicit_softmax_dim(name, input.ndim)
+        dim = _implicit_softmax_dim(name, input.ndim)
     return fn(input, dim)
 
 
-def implicit_softmax_dim(name, ndim):
+def _implicit_softmax_dim(name, ndim):
     """PyTorch's choice when softmax gets no dim: 0 for 0-, 1- and 3-D inputs (a 3-D input was
     read as one unbatched (C, H, W) image), else 1; it warns that the choice is deprecated."""
     warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call "
@@ -502,7 +507,7 @@ def _same_shape(name, input, target):
     if input.shape != target.shape:
         warnings.warn(f"{name}: target shape {describe_shape(target.shape)} differs from input "
                       f"shape {describe_shape(input.shape)}; they will be broadcast, which is "
-                      "probably not what you want", UserWarning, stacklevel=3)
+                      "probably not what you want", UserWarning, stacklevel=user_stacklevel())
 
 
 def mse_loss(input, target, reduction="mean"):

@@ -4,14 +4,16 @@ Every function draws from scratchgrad's generator, so sg.manual_seed makes model
 """
 import math
 import warnings
+from typing import Any
 
 import numpy as np
 
 from scratchgrad import factories
 from scratchgrad.errors import ShapeError, describe_shape, user_stacklevel
+from scratchgrad.tensor import Tensor
 
 
-def _fill(tensor, values):
+def _fill(tensor: Tensor, values: Any) -> Tensor:
     """Write values into the tensor's own array (no graph: initialisation isn't differentiable)."""
     if isinstance(tensor._data, np.ndarray) and tensor._data.flags.writeable:
         np.copyto(tensor._data, values, casting="unsafe")
@@ -20,7 +22,7 @@ def _fill(tensor, values):
     return tensor
 
 
-def calculate_gain(nonlinearity, param=None):
+def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     """The scale that keeps activations' variance steady through a layer of this nonlinearity."""
     if nonlinearity in ("linear", "conv1d", "conv2d", "conv3d", "sigmoid"):
         return 1.0
@@ -36,7 +38,7 @@ def calculate_gain(nonlinearity, param=None):
     raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}")
 
 
-def _calculate_fan_in_and_fan_out(tensor):
+def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
     """fan_in = inputs per output unit, fan_out = outputs per input unit (dims 1 and 0, times the
     receptive field of a convolution's kernel)."""
     if tensor.ndim < 2:
@@ -46,47 +48,53 @@ def _calculate_fan_in_and_fan_out(tensor):
     return tensor.shape[1] * receptive, tensor.shape[0] * receptive
 
 
-def _fan(tensor, mode):
+def _fan(tensor: Tensor, mode: str) -> int:
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     if mode not in ("fan_in", "fan_out"):
         raise ValueError(f"init: mode must be 'fan_in' or 'fan_out', got {mode!r}")
     return fan_in if mode == "fan_in" else fan_out
 
 
-def uniform_(tensor, a=0.0, b=1.0):
+def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
+    """Fill the tensor in place with draws from U(a, b); returns it."""
     return _fill(tensor, factories.generator().uniform(a, b, tensor.shape))
 
 
-def normal_(tensor, mean=0.0, std=1.0):
+def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
+    """Fill the tensor in place with draws from N(mean, std²); returns it."""
     return _fill(tensor, factories.generator().normal(mean, std, tensor.shape))
 
 
-def constant_(tensor, val):
+def constant_(tensor: Tensor, val: float) -> Tensor:
+    """Fill the tensor in place with val; returns it."""
     return _fill(tensor, np.full(tensor.shape, val))
 
 
-def zeros_(tensor):
+def zeros_(tensor: Tensor) -> Tensor:
+    """Fill the tensor in place with zeros; returns it."""
     return constant_(tensor, 0.0)
 
 
-def ones_(tensor):
+def ones_(tensor: Tensor) -> Tensor:
+    """Fill the tensor in place with ones; returns it."""
     return constant_(tensor, 1.0)
 
 
-def xavier_uniform_(tensor, gain=1.0):
+def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     """U(-a, a) with a = gain·√(6 / (fan_in + fan_out))."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform_(tensor, -bound, bound)
 
 
-def xavier_normal_(tensor, gain=1.0):
+def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     """N(0, σ²) with σ = gain·√(2 / (fan_in + fan_out))."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
 
 
-def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
+def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
+                     nonlinearity: str = "leaky_relu") -> Tensor:
     """U(-b, b) with b = gain·√(3 / fan); PyTorch's Linear uses a=√5, giving b = 1/√fan_in."""
     if _is_empty(tensor):
         return tensor
@@ -95,7 +103,8 @@ def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
     return uniform_(tensor, -bound, bound)
 
 
-def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
+def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
+                    nonlinearity: str = "leaky_relu") -> Tensor:
     """N(0, σ²) with σ = gain / √fan."""
     if _is_empty(tensor):
         return tensor
@@ -103,7 +112,7 @@ def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
     return normal_(tensor, 0.0, gain / math.sqrt(_fan(tensor, mode)))
 
 
-def _is_empty(tensor):
+def _is_empty(tensor: Tensor) -> bool:
     """A tensor with no elements has nothing to draw (and a fan of 0): PyTorch warns and skips it,
     so that nn.Linear(0, 3) and nn.Conv2d(1, 2, 0) can be built."""
     if tensor._data.size:

@@ -139,21 +139,29 @@ class Identity(Module):
 
 
 class ReLU(Module):
+    """max(x, 0), elementwise (F.relu)."""
+
     def forward(self, x):
         return F.relu(x)
 
 
 class Tanh(Module):
+    """tanh(x), elementwise."""
+
     def forward(self, x):
         return F.tanh(x)
 
 
 class Sigmoid(Module):
+    """1 / (1 + e^-x), elementwise."""
+
     def forward(self, x):
         return F.sigmoid(x)
 
 
 class GELU(Module):
+    """x·Φ(x), elementwise (F.gelu; approximate='tanh' for the tanh formula)."""
+
     def __init__(self, approximate="none"):
         super().__init__()
         self.approximate = approximate
@@ -166,6 +174,8 @@ class GELU(Module):
 
 
 class LeakyReLU(Module):
+    """x where x > 0, else negative_slope·x (F.leaky_relu)."""
+
     def __init__(self, negative_slope=0.01):
         super().__init__()
         self.negative_slope = negative_slope
@@ -178,6 +188,8 @@ class LeakyReLU(Module):
 
 
 class Softmax(Module):
+    """softmax along dim (F.softmax; dim=None picks PyTorch's implicit dim, with its warning)."""
+
     def __init__(self, dim=None):
         super().__init__()
         self.dim = dim  # None: PyTorch's implicit (deprecated) choice, made with a warning
@@ -190,6 +202,8 @@ class Softmax(Module):
 
 
 class LogSoftmax(Module):
+    """log softmax along dim (F.log_softmax; dim=None as Softmax)."""
+
     def __init__(self, dim=None):
         super().__init__()
         self.dim = dim  # None: PyTorch's implicit (deprecated) choice, made with a warning

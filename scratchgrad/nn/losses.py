@@ -4,6 +4,8 @@ from scratchgrad.nn.module import Module
 
 
 class MSELoss(Module):
+    """The mean (or sum, or none) of (input - target)² (F.mse_loss)."""
+
     def __init__(self, reduction="mean"):
         super().__init__()
         self.reduction = reduction
@@ -13,6 +15,8 @@ class MSELoss(Module):
 
 
 class L1Loss(Module):
+    """The mean (or sum, or none) of |input - target| (F.l1_loss)."""
+
     def __init__(self, reduction="mean"):
         super().__init__()
         self.reduction = reduction
@@ -22,6 +26,8 @@ class L1Loss(Module):
 
 
 class CrossEntropyLoss(Module):
+    """Cross-entropy of logits against class indices or probabilities (F.cross_entropy)."""
+
     def __init__(self, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
         super().__init__()
         self.weight, self.ignore_index = weight, ignore_index
@@ -33,6 +39,8 @@ class CrossEntropyLoss(Module):
 
 
 class NLLLoss(Module):
+    """Negative log-likelihood of log-probabilities against class indices (F.nll_loss)."""
+
     def __init__(self, weight=None, ignore_index=-100, reduction="mean"):
         super().__init__()
         self.weight, self.ignore_index, self.reduction = weight, ignore_index, reduction
@@ -42,6 +50,8 @@ class NLLLoss(Module):
 
 
 class BCEWithLogitsLoss(Module):
+    """BCE of sigmoid(input), finite for any logit (F.binary_cross_entropy_with_logits)."""
+
     def __init__(self, weight=None, reduction="mean", pos_weight=None):
         super().__init__()
         self.weight, self.reduction, self.pos_weight = weight, reduction, pos_weight
@@ -52,6 +62,8 @@ class BCEWithLogitsLoss(Module):
 
 
 class BCELoss(Module):
+    """Binary cross-entropy of probabilities against targets (F.binary_cross_entropy)."""
+
     def __init__(self, weight=None, reduction="mean"):
         super().__init__()
         self.weight, self.reduction = weight, reduction

@@ -314,6 +314,7 @@ def _numeric(name, x):
 
 
 def abs(x):
+    """|x|; the gradient is sign(x), so 0 at x = 0 (as in PyTorch)."""
     x = _numeric("abs", x)
     return apply(P.abs, (x,), (x._data,))
 
@@ -378,6 +379,7 @@ def cast(x, dtype):
 
 
 def clone(x):
+    """A copy of x that stays in the graph: the gradient flows back to x unchanged."""
     return apply(P.copy, (x,), (x._data,))
 
 
@@ -402,50 +404,61 @@ def _compare(ufunc, name, a, b):
 
 
 def lt(a, b):
+    """a < b elementwise, with broadcasting (a bool tensor, no gradient)."""
     return _compare(np.less, "lt", a, b)
 
 
 def le(a, b):
+    """a <= b elementwise, with broadcasting (a bool tensor, no gradient)."""
     return _compare(np.less_equal, "le", a, b)
 
 
 def gt(a, b):
+    """a > b elementwise, with broadcasting (a bool tensor, no gradient)."""
     return _compare(np.greater, "gt", a, b)
 
 
 def ge(a, b):
+    """a >= b elementwise, with broadcasting (a bool tensor, no gradient)."""
     return _compare(np.greater_equal, "ge", a, b)
 
 
 def eq(a, b):
+    """a == b elementwise, with broadcasting (a bool tensor); False against None or a string."""
     if b is None or isinstance(b, str):
         return False
     return _compare(np.equal, "eq", a, b)
 
 
 def ne(a, b):
+    """a != b elementwise, with broadcasting (a bool tensor); True against None or a string."""
     if b is None or isinstance(b, str):
         return True
     return _compare(np.not_equal, "ne", a, b)
 
 
 def logical_and(a, b):
+    """a and b elementwise (bools; bitwise for integers), with broadcasting."""
     return _compare(np.bitwise_and, "and", a, b)
 
 
 def logical_or(a, b):
+    """a or b elementwise (bools; bitwise for integers), with broadcasting."""
     return _compare(np.bitwise_or, "or", a, b)
 
 
 def logical_not(x):
+    """not x elementwise (bools; bitwise for integers)."""
     return Tensor._wrap(np.invert(_raw(as_tensor(x))))
 
 
 def isnan(x):
+    """True where x is NaN (a bool tensor)."""
     return Tensor._wrap(np.isnan(_raw(as_tensor(x))))
 
 
 def isfinite(x):
+    """True where x is neither infinite nor NaN (a bool tensor)."""
     return Tensor._wrap(np.isfinite(_raw(as_tensor(x))))
 
 

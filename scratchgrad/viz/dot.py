@@ -7,9 +7,12 @@ red and says so. to_dot needs nothing beyond NumPy; draw builds a graphviz.Digra
 optional `graphviz` package, plus Graphviz's `dot` program to render it).
 """
 
-import subprocess
+import functools
+from collections.abc import Sequence
+from typing import Any
 
 from scratchgrad.errors import describe_shape
+from scratchgrad.tensor import Tensor
 from scratchgrad.viz.graph import (
     SHOW_VALUES_UP_TO,
     describe,
@@ -18,10 +21,14 @@ from scratchgrad.viz.graph import (
     values,
 )
 
+Node = tuple[str, str, dict[str, str]]
+Edge = tuple[str, str, str, dict[str, str]]
 
-def picture(t):
+
+def picture(t: Tensor | Sequence[Tensor]) -> tuple[list[Node], list[Edge]]:
     """The drawing as plain data: ([(id, label, attributes)], [(from, to, label, attributes)])."""
-    nodes, edges = [], []
+    nodes: list[Node] = []
+    edges: list[Edge] = []
     listing = steps(t)
     for k, step in enumerate(listing):
         lines = [step.call() if step.node is not None else step.name]
@@ -53,7 +60,7 @@ def picture(t):
     return nodes, edges
 
 
-def to_dot(t):
+def to_dot(t: Tensor | Sequence[Tensor]) -> str:
     """DOT source of the graph that made t (no graphviz needed)."""
     nodes, edges = picture(t)
     lines = ["digraph scratchgrad {", '  rankdir="TB";',
@@ -67,9 +74,16 @@ def to_dot(t):
     return "\n".join(lines) + "\n"
 
 
-def draw(t):
+# What a notebook shows for sg.viz.draw(t) where Graphviz's `dot` program is missing.
+NO_DOT = ("sg.viz.draw: Graphviz's `dot` program was not found, so the graph can't be drawn. "
+          "Install Graphviz (apt install graphviz, brew install graphviz or conda install "
+          "graphviz); meanwhile sg.viz.show(t) prints the graph as text and sg.viz.to_dot(t) "
+          "gives its DOT source.")
+
+
+def draw(t: Tensor | Sequence[Tensor]) -> Any:
     """A graphviz.Digraph of the graph that made t: .render(), .pipe(format="svg"), or display
-    it in Jupyter."""
+    it in Jupyter (where, without Graphviz's `dot` program, it shows one line saying so)."""
     try:
         import graphviz
     except ImportError:
@@ -77,9 +91,10 @@ def draw(t):
                           "`pip install scratchgrad[viz]`); sg.viz.to_dot(t) gives the DOT source "
                           "without it") from None
     nodes, edges = picture(t)
-    graph = graphviz.Digraph("scratchgrad", graph_attr={"rankdir": "TB"},
-                             node_attr={"fontname": "Helvetica", "fontsize": "10"},
-                             edge_attr={"fontname": "Helvetica", "fontsize": "9"})
+    graph = _drawing_class(graphviz)(
+        "scratchgrad", graph_attr={"rankdir": "TB"},
+        node_attr={"fontname": "Helvetica", "fontsize": "10"},
+        edge_attr={"fontname": "Helvetica", "fontsize": "9"})
     for name, label, attributes in nodes:
         graph.node(name, label, **attributes)
     for tail, head, label, attributes in edges:
@@ -87,21 +102,29 @@ def draw(t):
     return graph
 
 
-def svg(t):
-    """The picture as SVG text, or None when graphviz or its `dot` program is missing."""
-    try:
-        return draw(t).pipe(format="svg").decode("utf-8")
-    except (ImportError, OSError, RuntimeError, subprocess.CalledProcessError):
-        return None  # no package, no `dot` program: the caller falls back to text
+@functools.cache
+def _drawing_class(graphviz: Any) -> Any:
+    """graphviz.Digraph, displayed in Jupyter with a clear line instead of a traceback when the
+    `dot` program is missing (made on first use: graphviz is optional)."""
+
+    class Drawing(graphviz.Digraph):
+        def _repr_mimebundle_(self, include: Any = None, exclude: Any = None,
+                              **kwargs: Any) -> dict[str, Any]:
+            try:
+                return super()._repr_mimebundle_(include, exclude, **kwargs)
+            except graphviz.ExecutableNotFound:
+                return {"text/plain": NO_DOT}
+
+    return Drawing
 
 
-def _id(step):
+def _id(step: Any) -> str:
     return step.name.replace("%", "op")
 
 
-def _attributes(attributes):
+def _attributes(attributes: dict[str, Any]) -> str:
     return ", ".join(f'{k}="{_escape(str(v))}"' for k, v in attributes.items())
 
 
-def _escape(text):
+def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")

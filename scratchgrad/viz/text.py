@@ -7,12 +7,15 @@
     %1 = sum(%0, ...)     ...
 """
 import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
 
 from scratchgrad import autograd
+from scratchgrad.tensor import Tensor
 from scratchgrad.viz.graph import describe, gradient_text, steps
 
 
-def format(t):
+def format(t: Tensor | Sequence[Tensor]) -> str:
     """The graph that made t as text: op, input and output shapes and dtypes per line, and after
     a backward the gradient at each tensor, with a note where broadcasting summed one."""
     listing = steps(t)
@@ -39,12 +42,12 @@ def format(t):
     return "\n".join(lines)
 
 
-def show(t, file=None):
+def show(t: Tensor | Sequence[Tensor], file: TextIO | None = None) -> None:
     """Print format(t)."""
     print(format(t), file=file or sys.stdout)
 
 
-def _header(t, ops, leaves, listing):
+def _header(t: Any, ops: int, leaves: int, listing: list[Any]) -> str:
     root = t if not isinstance(t, (list, tuple)) else t[-1]
     text = (f"graph of a {describe(root.shape, root.dtype)} tensor: {ops} op"
             f"{'s' if ops != 1 else ''}, {leaves} lea{'ves' if leaves != 1 else 'f'}")
@@ -56,5 +59,5 @@ def _header(t, ops, leaves, listing):
     return text
 
 
-def _shape(shape):
+def _shape(shape: Any) -> str:
     return str(tuple(shape))
