@@ -25,18 +25,20 @@ KEPT_WRITES = 16  # per storage: enough to name the write that broke a saved val
 
 class Storage:
     """What a tensor shares with its views: the version counter, and its recent writes."""
-    __slots__ = ("version", "views", "writes")
+    __slots__ = ("prune_at", "version", "views", "writes")
 
     def __init__(self):
         self.version = 0
         self.writes = []  # (seq, version after the write, (file, line)), oldest first
         self.views = []   # weak references to views made of a tensor in a graph
+        self.prune_at = 32
 
     def add_view(self, view):
         """Remember view, so that an in-place op on its base can give it a new grad_fn."""
         views = self.views
-        if len(views) >= 32:
+        if len(views) >= self.prune_at:  # drop dead ones; the threshold doubles: O(1) amortised
             views[:] = [v for v in views if v() is not None]
+            self.prune_at = max(32, 2 * len(views))
         views.append(weakref.ref(view))
 
     def live_views(self):
