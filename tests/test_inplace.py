@@ -487,7 +487,32 @@ def addcmul_in_graph(L):
     return w.grad, a.grad, y
 
 
+def relu_module_in_place(L):
+    x = leaf(L, [-1., 2., -3.])
+    h = x * 2
+    out = L.nn.ReLU(inplace=True)(h)
+    out2 = L.nn.LeakyReLU(0.1, inplace=True)(h * 1)
+    (h * h + out2).sum().backward()
+    return x.grad, h, out
+
+
+def functional_relu_in_place_on_a_leaf(L):
+    x = leaf(L, [-1., 2.])
+    return L.nn.functional.relu(x, inplace=True)
+
+
+def rounding_in_place(L):
+    y = plain(L, [1.7, -2.2, 0.5])
+    z = plain(L, [1., 5., 3.])
+    y.floor_()
+    z.clamp_min_(2.).clamp_max_(4.)
+    w = plain(L, [0.5, 1.5])
+    w.log1p_().expm1_()
+    return y, z, w
+
+
 SCENARIOS = [
+    relu_module_in_place, functional_relu_in_place_on_a_leaf, rounding_in_place,
     adam_by_hand_in_place, addcmul_in_graph,
     write_through_data_is_not_tracked, assign_data, data_shares_memory,
     asarray_of_tensor_requiring_grad, numpy_of_plain_tensor_shares_memory,

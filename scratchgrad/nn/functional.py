@@ -22,14 +22,13 @@ from scratchgrad.ops import (
     as_tensor,
     elementwise_function,
     gelu,
-    leaky_relu,
     one_hot,
-    relu,
     sigmoid,
     softplus,
     tanh,
     where,
 )
+from scratchgrad.ops import inplace as inplace_ops
 from scratchgrad.tensor import Tensor
 
 __all__ = [
@@ -86,15 +85,29 @@ def _implicit_softmax_dim(name, ndim):
     return 0 if ndim in (0, 1, 3) else 1
 
 
-def dropout(x, p=0.5, training=True):
-    """In training, zero each element with probability p and scale the rest by 1/(1-p)."""
+def relu(input, inplace=False):
+    """max(x, 0), elementwise; inplace=True writes the result into input, as PyTorch's."""
+    return inplace_ops.in_place("relu_", input, ops.relu) if inplace else ops.relu(input)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    """x where x > 0, else negative_slope·x; inplace=True writes into input."""
+    if inplace:
+        return inplace_ops.in_place("leaky_relu_", input, ops.leaky_relu, negative_slope)
+    return ops.leaky_relu(input, negative_slope)
+
+
+def dropout(x, p=0.5, training=True, inplace=False):
+    """In training, zero each element with probability p and scale the rest by 1/(1-p)
+    (inplace=True writes into x)."""
     if not 0 <= p <= 1:
         raise ValueError(f"dropout: probability must be between 0 and 1, got {p}")
     if not training or p == 0:
         return x
     keep = factories.generator().random(x.shape) >= p
     scale = 0.0 if p == 1 else 1.0 / (1 - p)
-    return x * (keep * scale).astype(x.dtype)
+    mask = (keep * scale).astype(x.dtype)
+    return inplace_ops.mul_(x, mask) if inplace else x * mask
 
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):

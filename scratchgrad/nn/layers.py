@@ -101,14 +101,15 @@ class LayerNorm(Module):
 class Dropout(Module):
     """Zero elements with probability p in training mode (scaling the rest by 1/(1-p))."""
 
-    def __init__(self, p=0.5):
+    def __init__(self, p=0.5, inplace=False):
         super().__init__()
         if not 0 <= p <= 1:
             raise ValueError(f"Dropout: probability must be between 0 and 1, got {p}")
         self.p = p
+        self.inplace = inplace
 
     def forward(self, x):
-        return F.dropout(x, self.p, self.training)
+        return F.dropout(x, self.p, self.training, self.inplace)
 
     def extra_repr(self):
         return f"p={self.p}"
@@ -139,10 +140,17 @@ class Identity(Module):
 
 
 class ReLU(Module):
-    """max(x, 0), elementwise (F.relu)."""
+    """max(x, 0), elementwise (F.relu); inplace=True writes into the input."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
 
     def forward(self, x):
-        return F.relu(x)
+        return F.relu(x, self.inplace)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
 
 
 class Tanh(Module):
@@ -176,15 +184,16 @@ class GELU(Module):
 class LeakyReLU(Module):
     """x where x > 0, else negative_slope·x (F.leaky_relu)."""
 
-    def __init__(self, negative_slope=0.01):
+    def __init__(self, negative_slope=0.01, inplace=False):
         super().__init__()
         self.negative_slope = negative_slope
+        self.inplace = inplace
 
     def forward(self, x):
-        return F.leaky_relu(x, self.negative_slope)
+        return F.leaky_relu(x, self.negative_slope, self.inplace)
 
     def extra_repr(self):
-        return f"negative_slope={self.negative_slope}"
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
 
 class Softmax(Module):

@@ -27,6 +27,7 @@ from scratchgrad.errors import (
 )
 from scratchgrad.growth import check_accumulation
 from scratchgrad.ops import elementwise as ops
+from scratchgrad.ops import rounding
 from scratchgrad.tensor import Tensor
 
 # ---------------------------------------------------------------- views
@@ -316,6 +317,12 @@ methods = {
     "clamp_": clamp_, "clip_": clamp_, "masked_fill_": masked_fill_,
     "fill_": fill_, "zero_": zero_, "copy_": copy_, "uniform_": uniform_, "normal_": normal_,
 }
-for _name in ("neg", "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu"):
+for _name in ("neg", "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu",
+              "log1p", "expm1", "log2", "log10"):
     methods[_name + "_"] = _unary(_name + "_", getattr(ops, _name))
+for _name in ("floor", "ceil", "round", "trunc"):
+    if hasattr(rounding, _name):
+        methods[_name + "_"] = _unary(_name + "_", getattr(rounding, _name))
+methods["clamp_min_"] = lambda x, min: clamp_(x, min=min)
+methods["clamp_max_"] = lambda x, max: clamp_(x, max=max)
 del _name
