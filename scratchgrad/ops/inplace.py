@@ -251,6 +251,16 @@ def clamp_(x, min=None, max=None):
     return in_place("clamp_", x, ops.clamp, min, max)
 
 
+def clamp_min_(x, min):
+    """x = max(x, min), in place."""
+    return clamp_(x, min=min)
+
+
+def clamp_max_(x, max):
+    """x = min(x, max), in place."""
+    return clamp_(x, max=max)
+
+
 def masked_fill_(x, mask, value):
     """x = value where mask is True, in place."""
     mask = mask if isinstance(mask, Tensor) else Tensor(mask)
@@ -323,6 +333,6 @@ for _name in ("neg", "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid
 for _name in ("floor", "ceil", "round", "trunc"):
     if hasattr(rounding, _name):
         methods[_name + "_"] = _unary(_name + "_", getattr(rounding, _name))
-methods["clamp_min_"] = lambda x, min: clamp_(x, min=min)
-methods["clamp_max_"] = lambda x, max: clamp_(x, max=max)
+methods["clamp_min_"] = clamp_min_
+methods["clamp_max_"] = clamp_max_
 del _name
