@@ -190,6 +190,13 @@ class Optimizer:
         self.param_groups = new_groups
 
 
+def _bump_version(p):
+    """Tell the engine that p changed in place (its version counter), where it keeps one."""
+    bump = getattr(p, "_bump_version", None)
+    if bump is not None:
+        bump()
+
+
 def _array(value):
     return value.data if isinstance(value, Tensor) else np.asarray(value)
 
@@ -272,9 +279,10 @@ class SGD(Optimizer):
 
                 if owned:
                     g *= lr
-                    p.data -= g
+                    np.subtract(p.data, g, out=p.data)
                 else:
-                    p.data -= lr * g
+                    np.subtract(p.data, lr * g, out=p.data)
+                _bump_version(p)
         return loss
 
 
@@ -354,16 +362,18 @@ class Adam(Optimizer):
                 step_t[()] = float(step_t) + 1  # ten times faster than step_t += 1 on a 0-d array
 
                 if weight_decay != 0 and decoupled:
-                    p.data *= 1 - lr * weight_decay
+                    np.multiply(p.data, 1 - lr * weight_decay, out=p.data)
                     g = np.negative(g) if maximize else g
                 else:
                     g, _ = _regularised_gradient(p, g, weight_decay, maximize)
 
                 if amsgrad and "max_exp_avg_sq" not in state:  # amsgrad switched on later
                     state["max_exp_avg_sq"] = Tensor._wrap(np.zeros_like(p.data))
-                p.data += _adam_update(g, state["exp_avg"].data, state["exp_avg_sq"].data,
-                                       state["max_exp_avg_sq"].data if amsgrad else None,
-                                       float(step_t), lr, beta1, beta2, eps)
+                update = _adam_update(g, state["exp_avg"].data, state["exp_avg_sq"].data,
+                                      state["max_exp_avg_sq"].data if amsgrad else None,
+                                      float(step_t), lr, beta1, beta2, eps)
+                np.add(p.data, update, out=p.data)
+                _bump_version(p)
         return loss
 
 
@@ -391,7 +401,8 @@ class Adam(Optimizer):
         update = _adam_update(g, m, v, None, float(states[0]["step"].data), lr, beta1, beta2, eps)
         start = 0
         for p in params:
-            p.data += update[start:start + p.data.size].reshape(p.shape)
+            np.add(p.data, update[start:start + p.data.size].reshape(p.shape), out=p.data)
+            _bump_version(p)
             start += p.data.size
         return True
 
@@ -475,3 +486,6 @@ def _pair(optimizer, betas):
         raise ValueError(f"{optimizer._name}: betas must be a pair (beta1, beta2), "
                          f"got {betas!r}") from None
     return (beta1, beta2)
+
+
+from scratchgrad.optim import lr_scheduler  # noqa: F401  (last: it needs Optimizer, defined above)
