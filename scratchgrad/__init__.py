@@ -12,6 +12,7 @@ from scratchgrad import (
     data,
     nn,
     optim,
+    utils,
     viz,
 )
 from scratchgrad.anomaly import detect_anomaly
@@ -269,6 +270,7 @@ __all__ = [
     "tensor",
     "transpose",
     "unsqueeze",
+    "utils",
     "var",
     "view",
     "viz",
