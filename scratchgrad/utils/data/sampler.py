@@ -68,7 +68,8 @@ class RandomSampler(Sampler):
             return
         for _ in range(self.num_samples // n):
             yield from rng.permutation(n).tolist()
-        yield from rng.permutation(n)[:self.num_samples % n].tolist()
+        if self.num_samples % n:
+            yield from rng.permutation(n)[:self.num_samples % n].tolist()
 
     def __len__(self):
         return self.num_samples
