@@ -28,6 +28,7 @@ from scratchgrad.broadcasting import (
     get_broadcast_mode,
     set_broadcast_mode,
 )
+from scratchgrad.checkpoint import load, save
 from scratchgrad.dtypes import bool_ as bool
 from scratchgrad.dtypes import float16, float32, float64, int32, int64
 from scratchgrad.errors import (
@@ -134,7 +135,6 @@ from scratchgrad.ops import (
     view,
     where,
 )
-from scratchgrad.serialization import load, save
 from scratchgrad.tensor import Size, Tensor
 
 __version__ = "0.1.0"

@@ -43,10 +43,13 @@ _HEADER_FIELDS = {"dtype", "shape", "data_offsets"}
 
 # ---------------------------------------------------------------- save
 
-def save(obj, path):
-    """Write a Tensor (or NumPy array), or a flat dict of name -> Tensor, to path as safetensors."""
-    arrays, metadata = _arrays_to_save(obj)
-    header, chunks = _layout(arrays, metadata)
+def save(obj, path, *, metadata=None):
+    """Write a Tensor (or NumPy array), or a flat dict of name -> Tensor, to path as safetensors.
+
+    metadata: more __metadata__ entries (str -> str), such as checkpoint.py's structure.
+    """
+    arrays, own_metadata = _arrays_to_save(obj)
+    header, chunks = _layout(arrays, {**own_metadata, **(metadata or {})})
     with _open(path, "wb") as f:
         f.write(struct.pack("<Q", len(header)))
         f.write(header)
@@ -111,6 +114,17 @@ def _layout(arrays, metadata):
 
 def load(path):
     """Read a file written by sg.save or any safetensors writer: a Tensor, or an OrderedDict of them."""
+    tensors, metadata = load_with_metadata(path)
+    if metadata.get(_KIND) == "tensor":
+        if list(tensors) != [TENSOR_KEY]:
+            raise _error(_describe(path), f"its metadata marks a single tensor, but it holds "
+                         f"{list(tensors)}")
+        return tensors[TENSOR_KEY]
+    return tensors
+
+
+def load_with_metadata(path):
+    """(an OrderedDict of the file's tensors by name, its __metadata__ dict of str -> str)."""
     with _open(path, "rb") as f:
         raw = f.read()
     where = _describe(path)
@@ -119,11 +133,7 @@ def load(path):
     entries = [(name, _check_entry(name, entry, where)) for name, entry in header.items()]
     _check_coverage(entries, len(data), where)
     tensors = OrderedDict((name, _read(name, data, *entry, where)) for name, entry in entries)
-    if metadata.get(_KIND) == "tensor":
-        if list(tensors) != [TENSOR_KEY]:
-            raise _error(where, f"its metadata marks a single tensor, but it holds {list(tensors)}")
-        return tensors[TENSOR_KEY]
-    return tensors
+    return tensors, metadata
 
 
 def _split(raw, where):
