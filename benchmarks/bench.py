@@ -11,6 +11,8 @@ Workloads:
   4-6. training XOR, digits and MNIST-shaped MLPs (benchmarks/training.py)
   7-8. one SGD step of a digits CNN and of an MNIST-shaped CNN (benchmarks/training.py); their
        NumPy column is the step's matrix products alone, timed on their own: the BLAS floor
+  9. one AdamW step of a small GPT (benchmarks/gpt.py: 4 layers, 4 heads, width 128, context 64,
+     batch 16), with the loss after 20 steps from the same weights checked to 1e-4
 
 Every timing is the best of several repeats (time.perf_counter). The script prints one table with
 absolute times, ratios and PASS/MISS per target, and checks that scratchgrad's gradients match
@@ -35,6 +37,7 @@ import numpy as np
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
+import gpt
 import training
 
 N_OPS = 10_000          # workload 1: chained ops on a (4,) tensor
@@ -55,6 +58,7 @@ MNIST_VS_TORCH = 1.1
 DIGITS_CNN_VS_TORCH = 1.5
 MNIST_CNN_VS_TORCH = 2.0
 CNN_STEPS = {"digits": 20, "mnist": 10}   # steps per timed run
+GPT_VS_TORCH = 1.3  # issue 12
 
 
 # ---------------------------------------------------------------- helpers
@@ -311,6 +315,15 @@ def bench_cnns(sg, torch, repeats):
     return rows, checks
 
 
+def bench_gpt(sg, torch, repeats):
+    """One AdamW step of the small GPT (benchmarks/gpt.py), as a row and a check."""
+    sg_s, pt_s, ok, losses = gpt.bench_gpt(sg, torch, repeats)
+    attention = "sdpa" if gpt.use_sdpa(sg) else "explicit attention"
+    row = Row(f"9 GPT AdamW step ({attention})", "ms", sg_s * 1e3, pt_s * 1e3, None,
+              f"<= {GPT_VS_TORCH}x PyTorch", sg_s <= GPT_VS_TORCH * pt_s)
+    return [row], ("GPT: loss after 20 steps (1e-4)", ok, *losses)
+
+
 def print_blas_shares(rows):
     """What share of each CNN step the matrix products alone take (NumPy column / scratchgrad)."""
     shares = [f"{r.metric.split(' SGD')[0][2:]} {r.numpy / r.sg:.0%}" for r in rows]
@@ -438,8 +451,10 @@ def main():
     training_rows, training_checks = bench_training(sg, torch, repeats)
     progress("workloads 7-8: CNN training steps")
     cnn_rows, cnn_checks = bench_cnns(sg, torch, repeats)
-    rows = per_op_rows + deep_rows + matmul_rows + training_rows + cnn_rows
-    checks = [per_op_check, deep_check, matmul_check, *training_checks, *cnn_checks]
+    progress("workload 9: GPT training step")
+    gpt_rows, gpt_check = bench_gpt(sg, torch, max(1, repeats // 2))
+    rows = per_op_rows + deep_rows + matmul_rows + training_rows + cnn_rows + gpt_rows
+    checks = [per_op_check, deep_check, matmul_check, *training_checks, *cnn_checks, gpt_check]
     print_table(rows)
     print_blas_shares(cnn_rows)
     print_checks(checks)
