@@ -126,11 +126,15 @@ except sg.ShapeError as error:
 """),
     ("The silent broadcast: `sg.set_broadcast_mode`",
      ("Predictions of shape (N, 1) minus targets of shape (N,) broadcast to (N, N), and the "
-     "loss is quietly wrong. `sg.set_broadcast_mode(\"warn\")` or `(\"raise\")` flags every "
-     "broadcast across different ranks (also usable in a `with` block):"),
+     "loss is quietly wrong. `sg.set_broadcast_mode(\"warn\")` or `(\"raise\")` flags a "
+     "broadcast whose result is bigger than every input (also usable in a `with` block), while "
+     "the bias add `x @ W + b`, (N, D) + (D,), passes. `\"warn-rank\"`/`\"raise-rank\"` flag any "
+     "two operands of different ranks instead:"),
      """\
 pred, target = sg.randn(4, 1), sg.randn(4)
+x, W, b = sg.randn(4, 3), sg.randn(3, 2), sg.randn(2)
 with sg.set_broadcast_mode("raise"):
+    hidden = x @ W + b   # (4, 2) + (2,): fine
     try:
         loss = ((pred - target) ** 2).mean()
     except sg.ShapeError as error:

@@ -8,6 +8,7 @@ z = (x² + y)² at x = 2, y = 3:
     ∂z/∂y  = 2(x² + y)           = 14
 """
 import os
+import subprocess
 import time
 
 # examples/digits.py, digits_cnn.py and xor.py, beside this file
@@ -40,10 +41,12 @@ def chain_rule_example():
 
 def save_graph(t, stem):
     """Draw t's graph to stem.svg; without Graphviz, write its DOT source to stem.dot instead."""
-    try:
-        path = sg.viz.draw(t).render(stem, format="svg", cleanup=True)
-        return os.path.abspath(path)
-    except (ImportError, OSError, RuntimeError):  # no graphviz package or no `dot` program
+    try:  # pipe, not render: render leaves its DOT source (`stem`, no suffix) behind on failure
+        svg = sg.viz.draw(t).pipe(format="svg")
+        with open(stem + ".svg", "wb") as f:
+            f.write(svg)
+        return os.path.abspath(stem + ".svg")
+    except (ImportError, OSError, RuntimeError, subprocess.CalledProcessError):  # no graphviz/`dot`
         with open(stem + ".dot", "w") as f:
             f.write(sg.viz.to_dot(t))
         return (f"{os.path.abspath(stem)}.dot (DOT source: install Graphviz's `dot` to get a "

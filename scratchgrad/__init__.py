@@ -37,6 +37,7 @@ from scratchgrad.errors import (
     DTypeError,
     GradcheckError,
     GraphError,
+    InPlaceError,
     SerializationError,
     ShapeError,
     ValueRangeError,
@@ -135,7 +136,7 @@ from scratchgrad.ops import (
     view,
     where,
 )
-from scratchgrad.tensor import Size, Tensor
+from scratchgrad.tensor import Size, Tensor, from_numpy
 
 __version__ = "0.1.0"
 
@@ -159,6 +160,7 @@ __all__ = [
     "GradcheckError",
     "GraphError",
     "GraphGrowthWarning",
+    "InPlaceError",
     "SerializationError",
     "ShapeError",
     "Size",
@@ -199,6 +201,7 @@ __all__ = [
     "float16",
     "float32",
     "float64",
+    "from_numpy",
     "full",
     "full_like",
     "ge",

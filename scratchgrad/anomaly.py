@@ -28,7 +28,7 @@ class detect_anomaly:
     def __enter__(self):
         if self.check_nan:
             autograd.add_forward_check(self._check_forward)
-            autograd.backward_watchers.append(self)
+            autograd.add_backward_watcher(self)
         self._recording = creation_sites()
         self.sites = self._recording.__enter__()
         return self
@@ -37,7 +37,7 @@ class detect_anomaly:
         self._recording.__exit__(*exc)
         if self.check_nan:
             autograd.remove_forward_check(self._check_forward)
-            autograd.backward_watchers.remove(self)
+            autograd.remove_backward_watcher(self)
 
     # ---- the forward check
     def _check_forward(self, op, out, args):

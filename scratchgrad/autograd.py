@@ -12,14 +12,15 @@ Under `create_graph=True` they are Tensors: Tensor implements NumPy's
 `__array_ufunc__`/`__array_function__`, so `np.cos(x)` inside a rule becomes
 scratchgrad's `cos`, the rule records a graph, and gradients of gradients work.
 """
+import dis
 import functools
-import itertools
 import threading
 import weakref
 
 import numpy as np
 
-from scratchgrad.errors import GraphError, ShapeError, describe_shape
+from scratchgrad import versions
+from scratchgrad.errors import GraphError, InPlaceError, ShapeError, describe_shape
 
 # ---------------------------------------------------------------- grad mode
 
@@ -39,14 +40,15 @@ class set_grad_enabled:
 
     def __init__(self, mode=True):
         self.mode = bool(mode)
-        self.previous = []
+        self.previous = threading.local()  # one object may be entered by several threads
 
     def __enter__(self):
-        self.previous.append(grad_mode.enabled)
+        stack = self.previous.__dict__.setdefault("modes", [])
+        stack.append(grad_mode.enabled)
         grad_mode.enabled = self.mode
 
     def __exit__(self, *exc):
-        grad_mode.enabled = self.previous.pop()
+        grad_mode.enabled = self.previous.modes.pop()
 
     def __call__(self, fn):
         @functools.wraps(fn)
@@ -87,13 +89,18 @@ class Primitive:
     whose rules read none of these, so a second backward through them works
     without retain_graph, as in PyTorch.
     """
-    __slots__ = ("forward", "function", "name", "plain_forward", "saves", "vjps")
+    __slots__ = ("forward", "function", "name", "plain_forward", "reads", "saves", "vjps")
 
     def __init__(self, name, forward, *vjps, saves=True):
         self.name = name
         self.forward = self.plain_forward = forward
         # per_input(rule) stands for the rules of every input of a variadic op (cat)
         self.vjps = vjps[0] if len(vjps) == 1 and isinstance(vjps[0], per_input) else vjps
+        # What each input's rule reads (input positions, ANS for the output), so backward can
+        # check that none of it was modified in place since; an op with saves=False reads
+        # only shapes, which in-place ops can't change.
+        self.reads = (tuple(rule_reads(rule) for rule in self.vjps)
+                      if saves and not isinstance(self.vjps, per_input) else None)
         self.saves = saves
         every_primitive.append(self)
         if forward_checks:
@@ -101,6 +108,26 @@ class Primitive:
 
     def __repr__(self):
         return f"<primitive {self.name}>"
+
+
+ANS = -1  # in Primitive.reads: the rule reads the op's output
+
+
+def rule_reads(rule):
+    """The values a rule reads, from its code: input positions, and ANS if it reads the output.
+
+    A rule is rule(g, ans, x, y, ..., **params); a parameter its code never loads is a value it
+    doesn't need, so modifying that value in place after the forward is harmless."""
+    code = getattr(rule, "__code__", None)
+    if code is None:
+        return ()
+    loaded = set()
+    for instruction in dis.get_instructions(code):
+        if instruction.opname.startswith(("LOAD_FAST", "LOAD_DEREF", "LOAD_CLOSURE")):
+            value = instruction.argval
+            loaded.update(value if isinstance(value, tuple) else (value,))
+    names = code.co_varnames[:code.co_argcount]
+    return tuple(ANS if i == 1 else i - 2 for i, name in enumerate(names) if i >= 1 and name in loaded)
 
 
 class Node:
@@ -129,7 +156,7 @@ class Node:
 
 # A node's inputs were always created before it, so sorting by this counter
 # gives a topological order without any graph search (and without recursion).
-next_seq = itertools.count().__next__
+next_seq = versions.next_seq
 NO_PARAMS = {}
 _new = object.__new__
 
@@ -143,7 +170,8 @@ def record(op, data, inputs, args, params=NO_PARAMS):
     """Wrap op's forward result `data` in a Tensor, linked into the graph if an input requires grad."""
     out = _new(Tensor)
     out.data = data
-    out.grad = None
+    out._grad = None
+    out._storage = out._view = None
     if grad_mode.enabled:
         for x in inputs:
             if isinstance(x, Tensor) and x.requires_grad:
@@ -175,16 +203,26 @@ class per_input:
 # ---------------------------------------------------------------- hooks for debugging modes
 
 # Checks run after every primitive's forward as check(op, out, args) (sg.detect_anomaly,
-# sg.set_broadcast_mode). They are installed by swapping each primitive's forward for a
-# checking wrapper, so when none is active an op runs its plain NumPy forward: no cost.
+# sg.set_broadcast_mode), each in the thread that turned it on, as (check, thread id). They are
+# installed by swapping each primitive's forward for a checking wrapper, so when none is active
+# an op runs its plain NumPy forward: no cost.
 forward_checks = []
 
 # Watchers of the backward pass (sg.viz.trace, sg.detect_anomaly): watcher.begin(order) with the
 # graph's tensors newest first, then watcher.node(t, g) before a node's rules run, with g the
 # gradient of its output t, and watcher.edge(t, i, raw, gx) after the rule for input i, raw being
 # the rule's result and gx that result fitted to the input.
-# run_backward reads this list once per backward, not once per node.
+# run_backward reads this list once per backward, not once per node. Entries are (watcher,
+# thread id): a watcher sees only the backward passes of the thread that added it.
 backward_watchers = []
+
+
+def add_backward_watcher(watcher):
+    backward_watchers.append((watcher, threading.get_ident()))
+
+
+def remove_backward_watcher(watcher):
+    backward_watchers.remove((watcher, threading.get_ident()))
 
 
 # Hot public functions (add, tanh, ...) keep op.forward in a closure variable named `forward`,
@@ -199,12 +237,12 @@ def follow_forward(op, function):
 
 
 def add_forward_check(check):
-    forward_checks.append(check)
+    forward_checks.append((check, threading.get_ident()))
     _install_everywhere()
 
 
 def remove_forward_check(check):
-    forward_checks.remove(check)
+    forward_checks.remove((check, threading.get_ident()))
     _install_everywhere()
 
 
@@ -224,8 +262,10 @@ def _install_forward_checks(op):
 
     def checked_forward(*args, **params):
         out = plain(*args, **params)
-        for check in checks:
-            check(op, out, args)
+        thread = threading.get_ident()
+        for check, owner in checks:
+            if owner == thread:
+                check(op, out, args)
         return out
 
     op.forward = checked_forward
@@ -267,12 +307,15 @@ def fit_gradient(g, x):
     return g
 
 
-def graph_in_reverse_order(roots, freed_ok=False):
+def graph_in_reverse_order(roots, freed_ok=False, seen_inputs=None):
     """Every non-leaf tensor that leads to the roots, newest first (consumers before producers).
 
     A graph whose saved values an earlier backward freed is an error, unless freed_ok (sg.viz
-    only reads its structure)."""
+    only reads its structure). Where an in-place op has since rebound an input (see
+    versions.rebind), the walk follows what the input was when the node was made, and fills
+    seen_inputs (a dict, if given) with node.seq -> the inputs as that node saw them."""
     found = {}
+    rebound = versions.rewrites
     stack = [r for r in roots if r.grad_fn is not None]
     while stack:
         t = stack.pop()
@@ -286,10 +329,56 @@ def graph_in_reverse_order(roots, freed_ok=False):
                 "state, say), detach it at the step boundary: `h = h.detach()`. To go through "
                 "the same graph twice on purpose, pass retain_graph=True to the first backward()")
         found[node.seq] = t
-        for x in node.inputs:
+        inputs = node.inputs
+        if rebound:
+            inputs = tuple(versions.as_seen_by(x, node.seq, _stand_in) if id(x) in rebound else x
+                           for x in inputs)
+            if seen_inputs is not None:
+                seen_inputs[node.seq] = inputs
+        for x in inputs:
             if isinstance(x, Tensor) and x.grad_fn is not None:
                 stack.append(x)
     return [found[seq] for seq in sorted(found, reverse=True)]
+
+
+def _stand_in(x, grad_fn, requires_grad):
+    """A tensor for x as it was before an in-place op rebound it: same memory, old history."""
+    t = Tensor._wrap(x.data)
+    t._storage = x._storage
+    t.grad_fn = grad_fn
+    t.requires_grad = requires_grad
+    return t
+
+
+def check_saved_values(node, out, inputs):
+    """Raise if a value node's rules will read was modified in place after node was made."""
+    reads = node.op.reads
+    if reads is None:
+        return
+    for i, x in enumerate(inputs):
+        if not (isinstance(x, Tensor) and x.requires_grad):
+            continue
+        for position in reads[i]:
+            if position == ANS:
+                value, storage = out, versions.output_storage.get(node) or out._storage
+            else:
+                value = inputs[position]
+                storage = getattr(value, "_storage", None)
+            write = storage and storage.written_after(node.seq)
+            if write:
+                raise _modified_error(node, position, value, storage, write)
+
+
+def _modified_error(node, position, value, storage, write):
+    _, version_after, where = write
+    which = "its output" if position == ANS else f"its input {position}"
+    return InPlaceError(
+        f"backward: one of the variables needed for gradient computation has been modified by "
+        f"an inplace operation: {node.op.name} saved {which} (shape "
+        f"{describe_shape(value.shape)}, dtype {value.dtype}) at version {version_after - 1}, "
+        f"and it is now at version {storage.version}. The modification: "
+        f"{versions.describe_line(where)}. Modify a copy instead (x = x.clone()), or do the "
+        f"in-place op after backward()")
 
 
 # What backward leaves for sg.viz and the graph-growth check. Kept beside the nodes, not in
@@ -301,11 +390,12 @@ def graph_in_reverse_order(roots, freed_ok=False):
 #       by the root and holding no nodes, so an entry goes when the root's tensor does;
 #   summed_notes: node -> {input index: the shape its gradient had before broadcasting was
 #       summed away};
-#   backward_roots: the nodes whose output a backward started from (used losses).
+#   backward_roots: the nodes whose output a backward started from (used losses), each with
+#       the thread that ran that backward.
 KEEP_GRADIENTS_UP_TO = 2000
 kept_gradients = weakref.WeakKeyDictionary()
 summed_notes = weakref.WeakKeyDictionary()
-backward_roots = weakref.WeakSet()
+backward_roots = weakref.WeakKeyDictionary()
 
 
 def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
@@ -315,19 +405,23 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
     id(tensor) -> None, from `sg.grad`), the gradients of those tensors are
     collected into it instead and no `.grad` is touched.
     """
-    order = graph_in_reverse_order(roots)
+    seen_inputs = {}
+    order = graph_in_reverse_order(roots, seen_inputs=seen_inputs)
+    # Saved values need checking only if something was written in place since the oldest node.
+    check_after = versions.last_write if order and versions.last_write > order[-1].grad_fn.seq else 0
     grads = {}  # node -> the gradient of its output, summed over the consumers seen so far
     # ids of arrays that someone else may hold: the caller's gradients, and those already
     # stored as a leaf's .grad (a rule like add's hands the same g to both its inputs).
     shared = {id(g) for g in root_grads}
     kept = {} if len(order) <= KEEP_GRADIENTS_UP_TO else None
+    thread = threading.get_ident()
     for root, g in zip(roots, root_grads):
         if root.grad_fn is not None:
-            backward_roots.add(root.grad_fn)
+            backward_roots[root.grad_fn] = thread
             if kept is not None:
                 kept_gradients[root.grad_fn] = kept
         _deliver(root, g, grads, capture, shared)
-    watchers = tuple(backward_watchers)
+    watchers = tuple(w for w, owner in backward_watchers if owner == thread) if backward_watchers else ()
     watched = kept is not None or capture is not None or len(retaining_grad) > 0 or len(watchers) > 0
     watch_growth(order)
     for watcher in watchers:
@@ -338,15 +432,18 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
             g = grads.pop(node, None)
             if g is None:
                 continue
+            inputs = seen_inputs.get(node.seq, node.inputs) if seen_inputs else node.inputs
+            if node.seq < check_after:
+                check_saved_values(node, t, inputs)
             rules = node.op.vjps
             if watched:
                 rules = _watch(t, g, rules, kept, capture, shared, watchers)
             if create_graph:
-                values, ans = node.inputs, t
+                values, ans = inputs, t
             else:
                 values, ans = node.args, t.data
             params = node.params
-            for i, x in enumerate(node.inputs):
+            for i, x in enumerate(inputs):
                 if not isinstance(x, Tensor) or not x.requires_grad:
                     continue
                 # Spelled out by arity: a call with *values costs more than most rules' arithmetic.
@@ -439,22 +536,34 @@ def _deliver(x, g, grads, capture, shared):
         _accumulate(x, g, shared)
 
 
+# Leaves shared by threads that run backward at once: their .grad += g must not lose a term.
+_accumulating = threading.Lock()
+
+
 def _accumulate(x, g, shared):
-    """Leaf accumulation: .grad += g, never leaving .grad an alias of another array.
+    """Leaf accumulation: .grad += g, in place (so `g = w.grad` sees later backwards, as in
+    PyTorch), never leaving .grad an alias of another array.
 
     A rule's fresh result is stored as it is; anything that may be held elsewhere (a view,
     the caller's gradient, an array already stored in another .grad) is copied first.
     """
-    if isinstance(g, Tensor):  # create_graph: keep the gradient's own graph
-        x.grad = g if x.grad is None else x.grad + g
-    elif x.grad is None:
-        if (type(g) is not np.ndarray or g.base is not None or not g.flags.writeable
-                or id(g) in shared):
-            g = np.array(g, dtype=x.dtype, copy=True)
-        shared.add(id(g))
-        x.grad = Tensor._wrap(g)
-    else:
-        x.grad = Tensor._wrap(x.grad.data + g)
+    with _accumulating:
+        if isinstance(g, Tensor):  # create_graph: keep the gradient's own graph
+            x._grad = g if x._grad is None else x._grad + g
+        elif x._grad is None:
+            if (type(g) is not np.ndarray or g.base is not None or not g.flags.writeable
+                    or id(g) in shared):
+                g = np.array(g, dtype=x.dtype, copy=True)
+            shared.add(id(g))
+            x._grad = Tensor._wrap(g)
+        else:
+            grad = x._grad
+            total = grad.data
+            if (type(total) is np.ndarray and total.flags.writeable and id(total) not in shared
+                    and total.shape == np.shape(g)):
+                np.add(total, g, out=total, casting="unsafe")
+            else:  # stored by this backward (a pending gradient may be the same array), or read-only
+                grad.data = np.asarray(total + g, dtype=x.dtype)
 
 
 def check_gradient(op, output, gradient):

@@ -64,6 +64,10 @@ class AnomalyError(PointsAtCaller, RuntimeError, FloatingPointError):
     """sg.detect_anomaly found a NaN or infinity in a forward value or a gradient."""
 
 
+class InPlaceError(PointsAtCaller, RuntimeError):
+    """An in-place operation that autograd can't allow, or one that broke a saved value."""
+
+
 class GraphError(PointsAtCaller, RuntimeError):
     """Backward can't run: nothing requires grad, the graph was freed, a bad gradient."""
 

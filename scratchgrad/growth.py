@@ -20,6 +20,7 @@ which is O(1) per backward. The third never goes through backward, and shows two
   while a running total of loss tensors (or a list of them) keeps every one alive.
 """
 import gc
+import threading
 import warnings
 import weakref
 
@@ -65,13 +66,18 @@ def _check_alive_losses():
     (once per doubling of the count, so this stays rare) and warn if they survive."""
     global _alive_check_at
     gc.collect()
-    alive = len(autograd.backward_roots)
+    alive = _alive_in_this_thread()  # other threads' training loops each hold their own loss
     if alive < ALIVE_USED_LOSSES:
         _alive_check_at *= 2
         return
     _warn("alive", f"{alive} tensors that backward() already started from are still alive, each "
                    "keeping its whole graph. A running total (`total = total + loss`) or a list "
                    "of loss tensors? Keep numbers instead: `loss.item()` (or `loss.detach()`).")
+
+
+def _alive_in_this_thread():
+    me = threading.get_ident()
+    return sum(1 for thread in list(autograd.backward_roots.values()) if thread == me)
 
 
 def _growing_graph_message(oldest, passes, size):

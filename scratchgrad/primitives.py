@@ -31,9 +31,11 @@ sub = Primitive("sub", np.subtract,
 mul = Primitive("mul", np.multiply,
                 lambda g, ans, x, y: g * y,
                 lambda g, ans, x, y: g * x)
+# y's rule reads x, not ans (= x / y), as PyTorch's does: so modifying x in place after a
+# division raises at backward, and modifying the quotient doesn't, as there.
 div = Primitive("div", np.true_divide,
                 lambda g, ans, x, y: g / y,
-                lambda g, ans, x, y: -g * ans / y)
+                lambda g, ans, x, y: -g * (x / y) / y)
 
 
 def _pow_grad_base(g, ans, x, y):
@@ -167,12 +169,16 @@ def _softmax_cross_entropy(x, p):
     return -np.sum(np.where(p == 0, 0, terms), axis=-1)  # 0·log 0 counts as 0, not NaN
 
 
-# One primitive for the hottest loss: one node instead of a dozen, and a one-line derivative,
-# -p + softmax(x)·Σp for the logits (softmax(x) - onehot for a plain class target).
+def _softmax_cross_entropy_grad(g, ans, x, p):
+    """g·(softmax(x) − p): softmax − one-hot, p being the one-hot target (softmax(x)·Σp − p for any p)."""
+    return np.expand_dims(g, -1) * (np.exp(_log_softmax_last(x)) * np.sum(p, axis=-1, keepdims=True) - p)
+
+
+# One primitive for the hottest loss: one node instead of a dozen, and a one-line derivative.
+# Its text (the docstring: trace and `scratchgrad learn solution` show it) is softmax − one-hot;
+# the code keeps Σp for targets that are not one-hot (label smoothing, class weights).
 softmax_cross_entropy = Primitive(
-    "softmax_cross_entropy", _softmax_cross_entropy,
-    lambda g, ans, x, p: np.expand_dims(g, -1) * (
-        np.exp(_log_softmax_last(x)) * np.sum(p, axis=-1, keepdims=True) - p),
+    "softmax_cross_entropy", _softmax_cross_entropy, _softmax_cross_entropy_grad,
     lambda g, ans, x, p: -np.expand_dims(g, -1) * _log_softmax_last(x))
 
 
@@ -298,3 +304,54 @@ def _pad_grad(g, ans, x, widths, value):
 pad = Primitive("pad", lambda x, widths, value: np.pad(x, widths, constant_values=value),
                 _pad_grad,
                 saves=False)
+
+
+# ---------------------------------------------------------------- writes (what in-place ops record)
+
+def _index_put(x, v, key):
+    """x with x[key] replaced by v: what `x[key] = v` records in a graph."""
+    out = np.array(x, copy=True)
+    out[key] = v
+    return out
+
+
+def _written(shape, key):
+    """True where `x[key] = v` writes, for an x of this shape."""
+    mask = np.zeros(shape, dtype=bool)
+    mask[key] = True
+    return mask
+
+
+index_put = Primitive("index_put", _index_put,
+                      lambda g, ans, x, v, key: np.where(_written(g.shape, key), 0, g),
+                      lambda g, ans, x, v, key: call(index, g, key=key),
+                      saves=False)
+
+
+def view_of(x, steps):
+    """Replay a view's steps ((primitive, params), ...) on x: an array or a Tensor."""
+    for op, params in steps:
+        x = call(op, x, **params)
+    return x
+
+
+def _view_put(base, v, steps):
+    """base with the view that steps make of it replaced by v."""
+    out = np.array(base, copy=True)
+    view_of(out, steps)[...] = v
+    return out
+
+
+def _view_region(shape, steps):
+    """True where the view that steps make of a base of this shape lies."""
+    mask = np.zeros(shape, dtype=bool)
+    view_of(mask, steps)[...] = True
+    return mask
+
+
+# An in-place op on a view writes into its base: the base's new value is the old one with the
+# view's region replaced. The region's gradient goes to the new values, the rest to the old base.
+copy_slices = Primitive("copy_slices", _view_put,
+                        lambda g, ans, base, v, steps: np.where(_view_region(g.shape, steps), 0, g),
+                        lambda g, ans, base, v, steps: view_of(g, steps),
+                        saves=False)

@@ -3,9 +3,11 @@
 Methods are thin: each forwards to the function of the same name in ops.py,
 where arguments are checked and primitives applied.
 """
+import warnings
+
 import numpy as np
 
-from scratchgrad import autograd, dtypes
+from scratchgrad import autograd, dtypes, versions
 from scratchgrad.errors import DTypeError, GraphError, ShapeError, describe_shape
 from scratchgrad.growth import check_accumulation
 
@@ -24,12 +26,15 @@ class Size(int):
 
 class Tensor:
     """An n-dimensional array that can record the operations applied to it."""
-    __slots__ = ("__weakref__", "data", "grad", "grad_fn", "requires_grad")
+    # _storage: the version counter shared with views (versions.Storage), None until needed;
+    # _view: (base, steps) for a view of another tensor's memory (see ops/inplace.py), or None.
+    __slots__ = ("__weakref__", "_grad", "_storage", "_view", "data", "grad_fn", "requires_grad")
     __hash__ = object.__hash__  # == is elementwise, so hashing is by identity, as in PyTorch
 
     def __init__(self, data, dtype=None, requires_grad=False):
         self.data = to_array(data, dtype)
-        self.grad = None
+        self._storage = self._view = None
+        self._grad = None
         self.grad_fn = None
         self.requires_grad = False
         if requires_grad:
@@ -40,8 +45,9 @@ class Tensor:
         """Internal fast constructor: data is already a NumPy array (or NumPy scalar)."""
         t = Tensor.__new__(Tensor)
         t.data = data
+        t._storage = t._view = None
         t.requires_grad = False
-        t.grad = None
+        t._grad = None
         t.grad_fn = None
         return t
 
@@ -54,6 +60,38 @@ class Tensor:
     T = property(lambda self: ops.permute(self, tuple(range(self.ndim - 1, -1, -1))))
     mT = property(lambda self: ops.transpose(self, -2, -1))
 
+    @property
+    def grad(self):
+        """The gradient backward accumulated here (leaves, and tensors that retain_grad())."""
+        grad = self._grad
+        if grad is None and self.grad_fn is not None and id(self) not in autograd.retaining_grad:
+            warnings.warn(
+                "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its "
+                ".grad attribute won't be populated during backward(). If you indeed want the "
+                ".grad field to be populated for a non-leaf Tensor, use .retain_grad() on the "
+                "non-leaf Tensor.", UserWarning, stacklevel=2)
+        return grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"grad: assigned grad must be a Tensor or None, got "
+                                f"{type(value).__name__}")
+            if value.shape != self.shape:
+                raise ShapeError(f"grad: assigned grad has shape {describe_shape(value.shape)} "
+                                 f"but the tensor has shape {describe_shape(self.shape)}")
+        self._grad = value
+
+    @property
+    def _version(self):
+        """How many times this tensor's memory (shared with its views) was written in place."""
+        return 0 if self._storage is None else self._storage.version
+
+    def _bump_version(self):
+        """Note that this tensor's memory was just written in place (optimisers call this)."""
+        versions.note_write(self)
+
     def dim(self):
         return self.data.ndim
 
@@ -62,13 +100,20 @@ class Tensor:
 
     # ------------------------------------------------------------ conversion
     def numpy(self):
-        """The data as a NumPy array (a read-only view: change a tensor through ops, not its array)."""
-        view = np.asarray(self.data).view()
-        view.flags.writeable = False
-        return view
+        """The data as a NumPy array sharing the tensor's memory (as in PyTorch)."""
+        if self.requires_grad:
+            raise GraphError("numpy: can't call numpy() on a tensor that requires grad: its "
+                             "values would escape autograd's version checks. Use "
+                             "tensor.detach().numpy() instead.")
+        if type(self.data) is not np.ndarray:  # a NumPy scalar: make it memory we can share
+            self.data = np.asarray(self.data)
+        return self.data
 
     def __array__(self, dtype=None, copy=None):
-        return np.array(self.data, dtype=dtype, copy=copy)
+        array = self.numpy()
+        if dtype is None and not copy:
+            return array
+        return np.array(array, dtype=dtype, copy=True if copy is None and dtype is None else copy)
 
     def __format__(self, spec):
         """f"{t:.3f}" formats a one-element tensor like its number, as in PyTorch."""
@@ -178,8 +223,10 @@ class Tensor:
         return self
 
     def detach(self):
-        """The same data, cut from the graph (no grad_fn, requires_grad=False)."""
-        return Tensor._wrap(self.data)
+        """The same memory and version counter, cut from the graph (no grad_fn, no grad)."""
+        t = Tensor._wrap(self.data)
+        t._storage = versions.storage_of(self)
+        return t
 
     def retain_grad(self):
         """Keep .grad on this non-leaf tensor after backward (leaves always keep theirs)."""
@@ -259,28 +306,19 @@ class Tensor:
     def __invert__(self):
         return ops.logical_not(self)
 
-    # In-place operators change the data when no graph is being recorded
-    # (`with sg.no_grad(): w -= lr * w.grad`), as in PyTorch.
+    # In-place operators write into the tensor's memory (views and aliases see the change), and
+    # are recorded when a graph is being built, as in PyTorch (ops/inplace.py).
     def __iadd__(self, other):
-        return ops.inplace(self, other, ops.add)
+        return inplace.add_(self, other)
 
     def __isub__(self, other):
-        return ops.inplace(self, other, ops.sub)
+        return inplace.sub_(self, other)
 
     def __imul__(self, other):
-        return ops.inplace(self, other, ops.mul)
+        return inplace.mul_(self, other)
 
     def __itruediv__(self, other):
-        return ops.inplace(self, other, ops.div)
-
-    def zero_(self):
-        """Set every element to 0, in place (e.g. `x.grad.zero_()`)."""
-        return self.fill_(0)
-
-    def fill_(self, value):
-        """Set every element to value, in place."""
-        ops.setitem(self, Ellipsis, value)
-        return self
+        return inplace.div_(self, other)
 
     def __getitem__(self, key):
         return ops.index(self, key)
@@ -311,6 +349,17 @@ def to_array(data, dtype=None):
         raise DTypeError(f"tensor: data must be numbers or bools, got {_describe(data)} "
                          f"(NumPy dtype {array.dtype})")
     return array
+
+
+def from_numpy(array):
+    """A tensor sharing array's memory (writes through either show in both), as in PyTorch."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    if array.dtype.kind not in "biuf" or array.dtype.byteorder == ">":
+        raise DTypeError(f"from_numpy: can't convert a NumPy array of dtype {array.dtype}; "
+                         "supported: float64, float32, float16, int64, int32, int16, int8, "
+                         "uint8 and bool")
+    return Tensor._wrap(array)
 
 
 def _array_from_python(data, dtype):
@@ -351,6 +400,10 @@ def _ragged_message(data):
 
 # Imported last: ops.py builds on Tensor, and the methods below are the ops themselves.
 from scratchgrad import ops
+from scratchgrad.ops import inplace
+
+for _name, _method in inplace.methods.items():
+    setattr(Tensor, _name, _method)
 
 # Every op that takes the tensor first is also a method: t.exp() is sg.exp(t).
 Tensor.__add__, Tensor.__sub__, Tensor.__mul__ = ops.add, ops.sub, ops.mul

@@ -21,8 +21,8 @@ def tleaf(values, dtype=torch.float64):
 def close(actual, expected, rtol=1e-7, atol=1e-10):
     """assert_allclose that accepts scratchgrad and PyTorch tensors as well as arrays."""
     if isinstance(actual, sg.Tensor):
-        actual = actual.numpy()
-    if isinstance(expected, torch.Tensor):
+        actual = actual.detach().numpy()
+    if isinstance(expected, (torch.Tensor, sg.Tensor)):
         expected = expected.detach().numpy()
     np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol)
 

@@ -403,8 +403,8 @@ REDUCTIONS = [
            _torch_reduce(torch.var, correction=0),
            _ignore_warnings(lambda x, axis, keepdims, alias: _np_var(x, axis, keepdims, 0)),
            unary_args(_reduce_kwargs), (REAL,)),
-    reduction("max", _torch_amax(torch.amax), _np_reduce(np.max), DISTINCT, NONEMPTY),
-    reduction("min", _torch_amax(torch.amin), _np_reduce(np.min), DISTINCT, NONEMPTY),
+    reduction("amax", _torch_amax(torch.amax), _np_reduce(np.max), DISTINCT, NONEMPTY),
+    reduction("amin", _torch_amax(torch.amin), _np_reduce(np.min), DISTINCT, NONEMPTY),
     reduction("prod", lambda x, axis, keepdims, alias: _torch_prod(x, axis, keepdims),
               _np_reduce(np.prod), NONZERO),
     reduction("logsumexp",
@@ -638,9 +638,9 @@ COMPARISONS = [
 # Finite differences are wrong at kinks and ties, so these rows skip gradcheck;
 # PyTorch's subgradient conventions are the oracle (ties share evenly, relu'(0) = 0).
 TIE_CASES = [replace(case, name=f"{case.name} (ties)") for case in [
-    reduction("max", _torch_amax(torch.amax), _np_reduce(np.max), TIES, NONEMPTY,
+    reduction("amax", _torch_amax(torch.amax), _np_reduce(np.max), TIES, NONEMPTY,
               gradcheck=False),
-    reduction("min", _torch_amax(torch.amin), _np_reduce(np.min), TIES, NONEMPTY,
+    reduction("amin", _torch_amax(torch.amin), _np_reduce(np.min), TIES, NONEMPTY,
               gradcheck=False),
     reduction("argmax", _torch_reduce(torch.argmax), _np_reduce(np.argmax), TIES, NONEMPTY,
               axes=_one_axis, grad=False),

@@ -90,7 +90,7 @@ def test_running_statistics_use_the_unbiased_variance():
 def test_training_normalises_with_the_biased_variance():
     norm = sg.nn.BatchNorm2d(2)
     x = np.random.default_rng(2).standard_normal((4, 2, 3, 3)) * 5 + 3
-    out = norm(sg.tensor(x)).numpy()
+    out = norm(sg.tensor(x)).detach().numpy()
     np.testing.assert_allclose(out.mean(axis=(0, 2, 3)), 0, atol=1e-5)
     np.testing.assert_allclose(out.var(axis=(0, 2, 3)), 1, rtol=1e-3)
 
@@ -103,7 +103,7 @@ def test_eval_uses_running_statistics_and_does_not_update_them():
     expected = (x - np.array([1.0, -1.0])[:, None, None]) / np.sqrt(
         np.array([4.0, 0.25])[:, None, None] + 1e-5)
     close(norm(sg.tensor(x)), expected, "float32")
-    np.testing.assert_array_equal(norm.running_mean.numpy(), [1.0, -1.0])
+    np.testing.assert_array_equal(norm.running_mean.detach().numpy(), [1.0, -1.0])
     assert norm.num_batches_tracked.item() == 0
 
 
@@ -125,8 +125,8 @@ def test_state_dict_shares_the_running_statistics():
     norm = sg.nn.BatchNorm1d(2)
     sd = norm.state_dict()
     norm(sg.tensor(np.random.default_rng(4).standard_normal((5, 2))))
-    np.testing.assert_array_equal(sd["running_mean"].numpy(), norm.running_mean.numpy())
-    assert sd["running_mean"].numpy().any()
+    np.testing.assert_array_equal(sd["running_mean"].detach().numpy(), norm.running_mean.detach().numpy())
+    assert sd["running_mean"].detach().numpy().any()
 
 
 def test_loads_torch_state_dict_with_running_statistics():
@@ -134,7 +134,7 @@ def test_loads_torch_state_dict_with_running_statistics():
     tmod(torch.randn(4, 3, 2, 2) * 3 + 1)
     tmod.eval()
     smod = sg.nn.BatchNorm2d(3).eval()
-    smod.load_state_dict({k: v.numpy() for k, v in tmod.state_dict().items()})
+    smod.load_state_dict({k: v.detach().numpy() for k, v in tmod.state_dict().items()})
     x = np.random.default_rng(5).standard_normal((2, 3, 2, 2)).astype(np.float32)
     close(smod(sg.tensor(x)), tmod(torch.tensor(x)), "float32")
     assert smod.num_batches_tracked.item() == 1
@@ -148,9 +148,9 @@ def test_repr_matches_torch(option):
 
 def test_default_parameters():
     norm = sg.nn.BatchNorm2d(4)
-    np.testing.assert_array_equal(norm.weight.numpy(), np.ones(4))
-    np.testing.assert_array_equal(norm.bias.numpy(), np.zeros(4))
-    np.testing.assert_array_equal(norm.running_var.numpy(), np.ones(4))
+    np.testing.assert_array_equal(norm.weight.detach().numpy(), np.ones(4))
+    np.testing.assert_array_equal(norm.bias.detach().numpy(), np.zeros(4))
+    np.testing.assert_array_equal(norm.running_var.detach().numpy(), np.ones(4))
     assert norm.weight.dtype == sg.float32 and norm.weight.requires_grad
     assert sg.nn.BatchNorm2d(4, dtype=sg.float64).running_mean.dtype == sg.float64
 

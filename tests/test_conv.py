@@ -240,7 +240,7 @@ def test_max_pool2d_tie_goes_to_the_first_maximum():
     x = sg.tensor([[[[1.0, 3.0, 3.0], [3.0, 2.0, 3.0], [0.0, 3.0, 1.0]]]], requires_grad=True)
     F.max_pool2d(x, 2, stride=1).sum().backward()
     # windows at (0,0), (0,1), (1,0), (1,1) pick (0,1), (0,1), (1,0), (1,2)
-    np.testing.assert_array_equal(x.grad.numpy()[0, 0], [[0, 2, 0], [1, 0, 1], [0, 0, 0]])
+    np.testing.assert_array_equal(x.grad.detach().numpy()[0, 0], [[0, 2, 0], [1, 0, 1], [0, 0, 0]])
 
 
 def test_max_pool2d_nan_wins_like_torch():
@@ -256,7 +256,7 @@ def test_max_pool2d_return_indices_match_torch(case):
     t_out, t_indices = TF.max_pool2d(torch.tensor(x), kernel, return_indices=True, **kwargs)
     close(out, t_out)
     assert indices.dtype == sg.int64
-    np.testing.assert_array_equal(indices.numpy(), t_indices.numpy())
+    np.testing.assert_array_equal(indices.detach().numpy(), t_indices.detach().numpy())
 
 
 @pytest.mark.parametrize("pool", ["max_pool2d", "avg_pool2d"])
@@ -265,7 +265,7 @@ def test_pooling_on_integers_matches_torch(pool):
     out = getattr(F, pool)(sg.tensor(x), 3, 2, 1)
     expected = getattr(TF, pool)(torch.tensor(x), 3, 2, 1)
     assert out.dtype == sg.int64
-    np.testing.assert_array_equal(out.numpy(), expected.numpy())
+    np.testing.assert_array_equal(out.detach().numpy(), expected.detach().numpy())
 
 
 @pytest.mark.parametrize("pool, kwargs", [
@@ -335,7 +335,7 @@ def test_conv2d_default_init_is_uniform_within_bound(groups, kernel):
     assert layer.weight.shape == tuple(t_layer.weight.shape)
     kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
     bound = 1 / math.sqrt(32 // groups * kh * kw)
-    w, b = layer.weight.numpy(), layer.bias.numpy()
+    w, b = layer.weight.detach().numpy(), layer.bias.detach().numpy()
     assert w.dtype == np.float32 and layer.weight.requires_grad
     assert np.abs(w).max() <= bound and np.abs(b).max() <= bound
     assert np.abs(w).max() > 0.99 * bound   # fills the range: not a narrower distribution
@@ -347,9 +347,9 @@ def test_conv2d_default_init_is_uniform_within_bound(groups, kernel):
 
 def test_conv2d_init_is_repeatable_with_seed():
     sg.manual_seed(3)
-    a = sg.nn.Conv2d(2, 3, 3).weight.numpy().copy()
+    a = sg.nn.Conv2d(2, 3, 3).weight.detach().numpy().copy()
     sg.manual_seed(3)
-    np.testing.assert_array_equal(sg.nn.Conv2d(2, 3, 3).weight.numpy(), a)
+    np.testing.assert_array_equal(sg.nn.Conv2d(2, 3, 3).weight.detach().numpy(), a)
 
 
 def test_conv2d_loads_a_torch_state_dict():

@@ -66,7 +66,7 @@ def test_batches_cover_every_sample_once(n, batch_size, drop_last, sizes, shuffl
     assert [len(yb.tolist()) for _, yb in batches] == sizes
     for xb, yb in batches:
         assert xb.shape == (len(yb.tolist()), 2) and xb.dtype == np.float32
-        assert xb.numpy()[:, 0].tolist() == yb.tolist()  # rows stay paired with their labels
+        assert xb.detach().numpy()[:, 0].tolist() == yb.tolist()  # rows stay paired with their labels
     seen = [i for _, yb in batches for i in yb.tolist()]
     assert len(set(seen)) == len(seen) == sum(sizes)  # no sample twice
     if not drop_last:
@@ -167,25 +167,25 @@ def test_make_xor():
     X, y = make_xor(500, seed=0)
     assert X.shape == (500, 2) and y.shape == (500,)
     assert X.dtype == np.float32 and y.dtype == np.float32
-    x = X.numpy()
+    x = X.detach().numpy()
     assert np.all((-1 <= x) & (x <= 1))
-    np.testing.assert_array_equal(y.numpy(), (x[:, 0] * x[:, 1] > 0).astype(np.float32))
-    assert 0.4 < y.numpy().mean() < 0.6  # both classes, about equally
-    np.testing.assert_array_equal(make_xor(500, seed=0)[0].numpy(), x)
-    assert not np.array_equal(make_xor(500, seed=1)[0].numpy(), x)
+    np.testing.assert_array_equal(y.detach().numpy(), (x[:, 0] * x[:, 1] > 0).astype(np.float32))
+    assert 0.4 < y.detach().numpy().mean() < 0.6  # both classes, about equally
+    np.testing.assert_array_equal(make_xor(500, seed=0)[0].detach().numpy(), x)
+    assert not np.array_equal(make_xor(500, seed=1)[0].detach().numpy(), x)
 
 
 def test_make_xor_noise_flips_that_fraction():
     X, y = make_xor(200, seed=0, noise=0.1)
-    clean = (X.numpy()[:, 0] * X.numpy()[:, 1] > 0).astype(np.float32)
-    assert int((y.numpy() != clean).sum()) == 20
+    clean = (X.detach().numpy()[:, 0] * X.detach().numpy()[:, 1] > 0).astype(np.float32)
+    assert int((y.detach().numpy() != clean).sum()) == 20
 
 
 def test_make_xor_without_seed_follows_manual_seed():
     sg.manual_seed(5)
-    first = make_xor(10)[0].numpy()
+    first = make_xor(10)[0].detach().numpy()
     sg.manual_seed(5)
-    np.testing.assert_array_equal(make_xor(10)[0].numpy(), first)
+    np.testing.assert_array_equal(make_xor(10)[0].detach().numpy(), first)
     assert make_xor(0)[0].shape == (0, 2)
 
 
@@ -205,11 +205,11 @@ def test_load_digits():
     assert X_test.shape == (450, 64) and X_train.shape == (1347, 64)  # ceil(0.25 * 1797) for test
     assert X_train.dtype == X_test.dtype == np.float32
     assert y_train.dtype == y_test.dtype == np.int64 and y_train.shape == (1347,)
-    assert X_train.numpy().min() == 0.0 and X_train.numpy().max() == 1.0
+    assert X_train.detach().numpy().min() == 0.0 and X_train.detach().numpy().max() == 1.0
     assert set(y_test.tolist()) == set(range(10))  # stratified: every digit is tested
     again = load_digits(test_fraction=0.25, seed=1)
-    np.testing.assert_array_equal(again[3].numpy(), y_test.numpy())
-    assert not np.array_equal(load_digits(test_fraction=0.25, seed=2)[3].numpy(), y_test.numpy())
+    np.testing.assert_array_equal(again[3].detach().numpy(), y_test.detach().numpy())
+    assert not np.array_equal(load_digits(test_fraction=0.25, seed=2)[3].detach().numpy(), y_test.detach().numpy())
 
 
 def test_load_digits_bad_fraction():

@@ -95,7 +95,7 @@ def test_anomaly_mode_passes_finite_graphs_and_switches_off_after():
     with sg.detect_anomaly():
         loss = (x.exp() * x).sum()
         loss.backward()
-    np.testing.assert_allclose(x.grad.numpy(), np.exp([1, 2]) * (1 + np.array([1, 2])))
+    np.testing.assert_allclose(x.grad.detach().numpy(), np.exp([1, 2]) * (1 + np.array([1, 2])))
     assert_modes_off()
     with np.errstate(all="ignore"):
         assert np.isnan(sg.log(sg.tensor(-1.0)).item())  # off again: no error
@@ -115,35 +115,55 @@ def test_broadcast_warn_names_the_shapes_and_points_at_this_line():
         diff = pred - target  # the classic bug
     assert diff.shape == (8, 8)
     message = str(caught[0].message)
-    assert "sub: shapes (8, 1) and (8,) have different ranks" in message
-    assert "treats the smaller as (1, 8)" in message and "result has shape (8, 8)" in message
+    assert "sub: shapes (8, 1) and (8,) broadcast to (8, 8), bigger than every input" in message
+    assert "(64 elements)" in message and "pred.reshape(-1)" in message
     assert caught[0].filename == __file__
     assert f"{caught[0].filename.rsplit('/', 1)[-1]}:{caught[0].lineno}" == line_of("# the classic bug")
 
 
 @pytest.mark.parametrize("op", [sg.add, sg.sub, sg.mul, sg.div, sg.pow, sg.maximum, sg.minimum])
 def test_broadcast_raise_for_every_broadcasting_op(op):
-    a, b = sg.rand(3, 4) + 1, sg.rand(4) + 1
+    column, row = sg.rand(4, 1) + 1, sg.rand(4) + 1
     with sg.set_broadcast_mode("raise"):
-        with pytest.raises(sg.ShapeError, match=r"\(3, 4\) and \(4,\) have different ranks"):
-            op(a, b)
+        with pytest.raises(sg.ShapeError, match=r"\(4, 1\) and \(4,\) broadcast to \(4, 4\)"):
+            op(column, row)
         with pytest.raises(ValueError):  # a ShapeError is also a ValueError and a RuntimeError
-            op(b, a)
+            op(row, column)
+        assert op(sg.rand(3, 4) + 1, row).shape == (3, 4)  # the bias idiom passes
 
 
 @pytest.mark.filterwarnings("ignore:mse_loss")
 def test_broadcast_raise_in_where_and_in_a_loss():
     with sg.set_broadcast_mode("raise"):
         with pytest.raises(sg.ShapeError, match="where: shapes"):
-            sg.where(sg.tensor([True, False]), sg.zeros(3, 2), sg.ones(2))
+            sg.where(sg.tensor([True, False]), sg.zeros(3, 1), sg.ones(2))
         with pytest.raises(sg.ShapeError, match=r"sub: shapes \(5, 1\) and \(5,\)"):
             sg.nn.functional.mse_loss(sg.randn(5, 1), sg.randn(5))
 
 
-def test_broadcasts_of_equal_rank_and_with_numbers_are_allowed():
+def test_the_bias_add_and_other_idioms_pass_strict_mode():
+    x, w, b = sg.randn(32, 4), sg.randn(4, 8), sg.randn(8)
     with sg.set_broadcast_mode("raise"):
-        assert (sg.ones(3, 1) * sg.ones(1, 4)).shape == (3, 4)
-        assert (sg.ones(3) * 2.0 + sg.tensor(1.0)).shape == (3,)
+        assert (x @ w + b).shape == (32, 8)                       # the bias add, (32, 8) + (8,)
+        assert (sg.ones(3) * 2.0 + sg.tensor(1.0)).shape == (3,)  # numbers
+        assert (sg.ones(5, 3) / sg.ones(5, 1)).shape == (5, 3)    # a per-row scale
+        assert sg.where(sg.ones(2, 3) > 0, sg.ones(2, 3), 0.0).shape == (2, 3)
+        assert (sg.ones(0, 1) + sg.ones(4)).shape == (0, 4)       # empty: nothing grew
+        with pytest.raises(sg.ShapeError, match=r"\(3, 1\) and \(1, 4\) broadcast to \(3, 4\)"):
+            sg.ones(3, 1) * sg.ones(1, 4)                        # an outer broadcast is flagged
+
+
+def test_the_rank_rule_stays_available():
+    with sg.set_broadcast_mode("raise-rank"):
+        with pytest.raises(sg.ShapeError, match=r"\(3, 4\) and \(4,\) have different ranks"):
+            sg.ones(3, 4) + sg.ones(4)
+        assert (sg.ones(3, 1) * sg.ones(1, 4)).shape == (3, 4)  # equal ranks pass
+        assert (sg.ones(3) * 2.0).shape == (3,)
+    with sg.set_broadcast_mode("rank"), pytest.raises(sg.ShapeError, match=r"smaller as \(1, 4\)"):
+        sg.ones(3, 4) + sg.ones(4)
+    with sg.set_broadcast_mode("warn-rank"), pytest.warns(sg.BroadcastWarning, match="different ranks"):
+        sg.ones(3, 4) + sg.ones(4)
+    assert sg.get_broadcast_mode() == "allow"
 
 
 def test_broadcast_mode_as_function_and_context_manager():
@@ -157,23 +177,24 @@ def test_broadcast_mode_as_function_and_context_manager():
     sg.set_broadcast_mode("warn")
     try:
         with pytest.warns(sg.BroadcastWarning):
-            sg.ones(2, 3) + sg.ones(3)
+            sg.ones(2, 1) + sg.ones(3)
     finally:
         sg.set_broadcast_mode("allow")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        sg.ones(2, 3) + sg.ones(3)  # allowed again, silently
+        sg.ones(2, 1) + sg.ones(3)  # allowed again, silently
     with pytest.raises(ValueError, match="mode must be one of"):
         sg.set_broadcast_mode("strict")
 
 
-def test_networks_train_under_strict_broadcasting():
-    """scratchgrad's own layers and losses never broadcast across ranks."""
+@pytest.mark.parametrize("mode", ["raise", "raise-rank"])
+def test_networks_train_under_strict_broadcasting(mode):
+    """scratchgrad's own layers and losses never grow a broadcast, nor broadcast across ranks."""
     sg.manual_seed(0)
     model = sg.nn.Sequential(sg.nn.Linear(4, 8), sg.nn.ReLU(), sg.nn.LayerNorm(8), sg.nn.Linear(8, 3))
     opt = sg.optim.Adam(model.parameters())
     x, y = sg.randn(16, 4), sg.randint(0, 3, (16,))
-    with sg.set_broadcast_mode("raise"):
+    with sg.set_broadcast_mode(mode):
         for _ in range(2):
             loss = sg.nn.functional.cross_entropy(model(x), y) + model(x).softmax(-1).var()
             opt.zero_grad()

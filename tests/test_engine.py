@@ -93,12 +93,12 @@ def test_vector_dot_product_gradient():
 def test_gradient_accumulates_across_backwards():
     x = sg.tensor([1.0, 2.0, 3.0], requires_grad=True)
     (x * x).sum().backward()
-    first = x.grad.numpy().copy()
+    first = x.grad.detach().numpy().copy()
     np.testing.assert_allclose(first, [2.0, 4.0, 6.0])
     (x * x).sum().backward()  # the graph is built again
-    np.testing.assert_allclose(x.grad.numpy(), [4.0, 8.0, 12.0])
+    np.testing.assert_allclose(x.grad.detach().numpy(), [4.0, 8.0, 12.0])
     (3 * x).sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), [7.0, 11.0, 15.0])
+    np.testing.assert_allclose(x.grad.detach().numpy(), [7.0, 11.0, 15.0])
 
 
 def test_resetting_grad_to_none_starts_over():
@@ -106,7 +106,7 @@ def test_resetting_grad_to_none_starts_over():
     (x * 5).sum().backward()
     x.grad = None
     (x * 2).sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), [2.0, 2.0])
+    np.testing.assert_allclose(x.grad.detach().numpy(), [2.0, 2.0])
 
 
 def test_diamond_graph():
@@ -136,7 +136,7 @@ def test_diamond_with_shared_intermediate_matches_torch():
 def test_same_tensor_on_both_sides():
     x = sg.tensor([1.0, -2.0, 3.0], requires_grad=True)
     (x * x + x / x - x).sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), [1.0, -5.0, 5.0], rtol=1e-6)
+    np.testing.assert_allclose(x.grad.detach().numpy(), [1.0, -5.0, 5.0], rtol=1e-6)
 
 
 @settings(max_examples=30, deadline=None)
@@ -308,11 +308,11 @@ def _second_derivative(lib, f, values):
         (g,) = sg.grad(f(sg, x).sum(), x, create_graph=True)
         assert g.requires_grad
         (h,) = sg.grad(g.sum(), x)
-        return h.numpy()
+        return h.detach().numpy()
     x = tleaf(values)
     (g,) = torch.autograd.grad(f(torch, x).sum(), x, create_graph=True)
     (h,) = torch.autograd.grad(g.sum(), x)
-    return h.numpy()
+    return h.detach().numpy()
 
 
 def test_second_derivative_of_cube_is_6x():
@@ -362,11 +362,11 @@ def _hvp(lib, f, values, direction):
         x = leaf(values)
         (g,) = sg.grad(f(sg, x), x, create_graph=True)
         (h,) = sg.grad((g * sg.tensor(direction, dtype=sg.float64)).sum(), x)
-        return h.numpy()
+        return h.detach().numpy()
     x = tleaf(values)
     (g,) = torch.autograd.grad(f(torch, x), x, create_graph=True)
     (h,) = torch.autograd.grad((g * torch.tensor(direction, dtype=torch.float64)).sum(), x)
-    return h.numpy()
+    return h.detach().numpy()
 
 
 REDUCTION_SECOND = {

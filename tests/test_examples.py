@@ -43,6 +43,7 @@ def test_demo_runs_and_writes_its_plot(tmp_path, monkeypatch, capsys):
     assert (tmp_path / demo.PLOT).stat().st_size > 1000
     graphs = list(tmp_path.glob(demo.GRAPH + ".*"))
     assert len(graphs) == 1 and graphs[0].suffix in (".svg", ".dot")
+    assert not (tmp_path / demo.GRAPH).exists()  # no DOT source left behind by a failed render
     assert "pow(leaf0, 2)" in graphs[0].read_text()
 
 

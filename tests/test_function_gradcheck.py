@@ -371,10 +371,10 @@ def test_gradcheck_float32_inputs_are_checked_in_float64():
 
 def test_gradcheck_leaves_inputs_alone():
     x = leaf([0.5, 1.5])
-    before = x.numpy().copy()
+    before = x.detach().numpy().copy()
     assert sg.gradcheck(lambda t: sg.exp(t) * t, [x]) is True
     assert x.grad is None
-    np.testing.assert_array_equal(x.numpy(), before)
+    np.testing.assert_array_equal(x.detach().numpy(), before)
     assert x.dtype == sg.float64
 
 
@@ -470,7 +470,7 @@ def test_function_with_two_outputs_matches_torch(use):
     xt = torch.tensor(data, requires_grad=True)
     losses[use](*_TwoOutputs.apply(x)).backward()
     losses[use](*_TorchTwoOutputs.apply(xt)).backward()
-    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy())
+    np.testing.assert_allclose(x.grad.detach().numpy(), xt.grad.detach().numpy())
 
 
 def test_function_with_two_outputs_second_derivative():
@@ -478,6 +478,6 @@ def test_function_with_two_outputs_second_derivative():
     x = sg.tensor(np.array([1.0, -2.0]), requires_grad=True)
     a, _ = _TwoOutputs.apply(x)
     (g,) = sg.grad((a * a).sum(), x, create_graph=True)
-    np.testing.assert_allclose(g.numpy(), [8.0, -16.0])
+    np.testing.assert_allclose(g.detach().numpy(), [8.0, -16.0])
     (h,) = sg.grad(g.sum(), x)
-    np.testing.assert_allclose(h.numpy(), [8.0, 8.0])
+    np.testing.assert_allclose(h.detach().numpy(), [8.0, 8.0])

@@ -57,7 +57,7 @@ def test_every_kind_of_primitive_passes_its_own_node_check():
         h = sg.cat([h.sin(), h.cos() ** 2], 1)                  # sin, cos, pow, cat
         h = sg.pad(h, (1, 0))[:, 1:].permute(1, 0).reshape(3, 4)  # pad, index, permute, reshape
         h = sg.maximum(h, h * 0.5) + sg.where(h > 0, h.exp(), h.sigmoid())
-        h = h.abs().sqrt() * h.tanh() + sg.softplus(h) + h.prod(0).sum() + h.max(1).sum()
+        h = h.abs().sqrt() * h.tanh() + sg.softplus(h) + h.prod(0).sum() + h.amax(1).sum()
         h = h.broadcast_to(2, 3, 4).mean(0) / (1 + h.relu())
         return F.cross_entropy(h, sg.tensor([0, 3, 1]))
 

@@ -2,7 +2,7 @@
 
 PyTorch is the oracle: the same architecture is built with torch.nn and with sg.nn (the
 builders below take the library as an argument), torch's weights are copied over with
-.numpy(), and outputs and gradients must agree. Losses are in test_nn_losses.py.
+.detach().numpy(), and outputs and gradients must agree. Losses are in test_nn_losses.py.
 """
 import math
 from collections import OrderedDict
@@ -35,7 +35,7 @@ def torch_state_as_numpy(tmod):
 
 
 def copy_weights(smod, tmod):
-    """Load torch's state dict (converted with .numpy()) into the scratchgrad module."""
+    """Load torch's state dict (converted with .detach().numpy()) into the scratchgrad module."""
     smod.load_state_dict(torch_state_as_numpy(tmod))
 
 
@@ -257,11 +257,11 @@ def test_parameter_wraps_a_tensor_as_a_trainable_leaf():
     assert isinstance(p, sg.Tensor)
     assert p.requires_grad and p.is_leaf and p.grad_fn is None
     assert p.dtype == sg.float32
-    np.testing.assert_array_equal(p.numpy(), data.numpy())
+    np.testing.assert_array_equal(p.detach().numpy(), data.detach().numpy())
     assert repr(p).startswith("Parameter containing:")
     assert not sg.nn.Parameter(data, requires_grad=False).requires_grad
     (p * p).sum().backward()
-    np.testing.assert_array_equal(p.grad.numpy(), 2 * data.numpy())
+    np.testing.assert_array_equal(p.grad.detach().numpy(), 2 * data.detach().numpy())
 
 
 def test_requires_grad_freezes_parameters():
@@ -332,7 +332,7 @@ def test_zero_grad():
     net.zero_grad(set_to_none=False)
     for p in net.parameters():
         assert p.grad.shape == p.shape
-        assert not p.grad.numpy().any()
+        assert not p.grad.detach().numpy().any()
     net(sg.randn(5, 3)).sum().backward()
     net.zero_grad()  # PyTorch 2's default: set_to_none=True
     assert all(p.grad is None for p in net.parameters())
@@ -345,11 +345,11 @@ def test_train_eval_propagate_and_change_dropout():
     assert not any(m.training for m in net.modules())
     x = sg.randn(50, 4)
     sg.manual_seed(0)
-    assert np.array_equal(net(x).numpy(), net(x).numpy())  # eval: deterministic
+    assert np.array_equal(net(x).detach().numpy(), net(x).detach().numpy())  # eval: deterministic
     net.train()
     assert all(m.training for m in net.modules())
     hidden = net[0](x)
-    assert (net[1](hidden).numpy() == 0).mean() > 0.3  # train: dropout active
+    assert (net[1](hidden).detach().numpy() == 0).mean() > 0.3  # train: dropout active
     net.train(False)
     assert not net[1][0].training
 
@@ -434,8 +434,8 @@ def test_apply_initialises_weights():
             init.zeros_(m.bias)
 
     net.apply(init_weights)
-    assert np.all(net[0].weight.numpy() == 0.5)
-    assert np.all(net[2].bias.numpy() == 0)
+    assert np.all(net[0].weight.detach().numpy() == 0.5)
+    assert np.all(net[2].bias.detach().numpy() == 0)
 
 
 @pytest.mark.parametrize("build", [
@@ -483,11 +483,11 @@ def test_double_converts_existing_gradients_like_torch():
     assert tmod.weight.grad.dtype == torch.float64
     smod = sg.nn.Linear(2, 2)
     smod(sg.ones(1, 2)).sum().backward()
-    before = smod.weight.grad.numpy().copy()
+    before = smod.weight.grad.detach().numpy().copy()
     smod.double()
     assert smod.weight.grad is not None
     assert smod.weight.grad.dtype == sg.float64
-    np.testing.assert_array_equal(smod.weight.grad.numpy(), before)
+    np.testing.assert_array_equal(smod.weight.grad.detach().numpy(), before)
 
 
 # ---------------------------------------------------------------- state_dict / load_state_dict
@@ -506,9 +506,9 @@ def test_state_dict_values_are_detached_and_share_memory():
     net = mlp(sg)
     sd = net.state_dict()
     assert all(not v.requires_grad and v.grad_fn is None for v in sd.values())
-    np.testing.assert_array_equal(sd["0.weight"].numpy(), net[0].weight.numpy())
+    np.testing.assert_array_equal(sd["0.weight"].detach().numpy(), net[0].weight.detach().numpy())
     init.constant_(net[0].weight, 2.0)  # in place, as torch.nn.init does
-    assert np.all(sd["0.weight"].numpy() == 2.0)
+    assert np.all(sd["0.weight"].detach().numpy() == 2.0)
 
 
 def test_state_dict_round_trip():
@@ -517,15 +517,15 @@ def test_state_dict_round_trip():
     sg.manual_seed(1)
     b = custom_net(sg)
     idx = sg.tensor([[1, 2, 0], [9, 9, 3]])
-    assert not np.allclose(a(idx).numpy(), b(idx).numpy())
+    assert not np.allclose(a(idx).detach().numpy(), b(idx).detach().numpy())
     keep = b.emb.weight
     result = b.load_state_dict(a.state_dict())
     assert list(result.missing_keys) == [] and list(result.unexpected_keys) == []
     assert b.emb.weight is keep  # loading copies into the existing Parameters
     assert b.emb.weight.requires_grad
-    np.testing.assert_array_equal(a(idx).numpy(), b(idx).numpy())
+    np.testing.assert_array_equal(a(idx).detach().numpy(), b(idx).detach().numpy())
     init.constant_(a.emb.weight, 7.0)  # the copy is independent of its source
-    assert not np.any(b.emb.weight.numpy() == 7.0)
+    assert not np.any(b.emb.weight.detach().numpy() == 7.0)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -545,7 +545,7 @@ def test_load_casts_to_the_model_dtype():
     sd = {k: np.full(v.shape, 0.1, dtype=np.float64) for k, v in net.state_dict().items()}
     net.load_state_dict(sd)
     assert all(p.dtype == sg.float32 for p in net.parameters())
-    np.testing.assert_allclose(net[0].weight.numpy(), 0.1, rtol=1e-7)
+    np.testing.assert_allclose(net[0].weight.detach().numpy(), 0.1, rtol=1e-7)
 
 
 def test_load_strict_false_returns_missing_and_unexpected():
@@ -557,11 +557,11 @@ def test_load_strict_false_returns_missing_and_unexpected():
     assert list(result.missing_keys) == ["2.bias"]
     assert list(result.unexpected_keys) == ["3.weight"]
     assert result == (result.missing_keys, result.unexpected_keys)
-    np.testing.assert_array_equal(net[0].weight.numpy(), sd["0.weight"])  # the rest was loaded
+    np.testing.assert_array_equal(net[0].weight.detach().numpy(), sd["0.weight"])  # the rest was loaded
 
 
 def snapshot(module):
-    return {k: v.numpy().copy() for k, v in module.state_dict().items()}
+    return {k: v.detach().numpy().copy() for k, v in module.state_dict().items()}
 
 
 def assert_unchanged(module, before):
@@ -715,7 +715,7 @@ def test_embedding_padding_row_zero_gradient_and_repeats_accumulate():
     idx = sg.tensor([[1, 3, 3], [3, 1, 0]])
     upstream = np.arange(12, dtype=np.float64).reshape(2, 3, 2)
     emb(idx).backward(sg.tensor(upstream))
-    grad = emb.weight.grad.numpy()
+    grad = emb.weight.grad.detach().numpy()
     np.testing.assert_array_equal(grad[1], [0, 0])  # padding row
     np.testing.assert_array_equal(grad[3], upstream[0, 1] + upstream[0, 2] + upstream[1, 0])
     np.testing.assert_array_equal(grad[0], upstream[1, 2])
@@ -725,8 +725,8 @@ def test_embedding_padding_row_zero_gradient_and_repeats_accumulate():
 def test_embedding_init_zeroes_padding_row():
     emb = sg.nn.Embedding(4, 3, padding_idx=-2)
     assert emb.padding_idx == torch.nn.Embedding(4, 3, padding_idx=-2).padding_idx == 2
-    assert not emb.weight.numpy()[2].any()
-    assert np.all(emb.weight.numpy()[[0, 1, 3]] != 0)
+    assert not emb.weight.detach().numpy()[2].any()
+    assert np.all(emb.weight.detach().numpy()[[0, 1, 3]] != 0)
 
 
 @pytest.mark.parametrize("bad", [[0, 4], [-1], [[1, 2], [7, 0]]])
@@ -751,7 +751,7 @@ def test_layernorm_shape_mismatch_names_shapes():
 
 def test_layernorm_normalises():
     x = sg.randn(3, 10, dtype=sg.float64) * 5 + 3
-    y = sg.nn.LayerNorm(10, elementwise_affine=False)(x).numpy()
+    y = sg.nn.LayerNorm(10, elementwise_affine=False)(x).detach().numpy()
     np.testing.assert_allclose(y.mean(-1), 0, atol=1e-12)
     np.testing.assert_allclose(y.var(-1), 1, rtol=1e-5)
 
@@ -763,10 +763,10 @@ def test_dropout_eval_is_identity():
     drop = sg.nn.Dropout(0.7).eval()
     x = sg.randn(4, 5, requires_grad=True)
     y = drop(x)
-    np.testing.assert_array_equal(y.numpy(), x.numpy())
+    np.testing.assert_array_equal(y.detach().numpy(), x.detach().numpy())
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.numpy(), np.ones((4, 5)))
-    np.testing.assert_array_equal(F.dropout(x, 0.7, training=False).numpy(), x.numpy())
+    np.testing.assert_array_equal(x.grad.detach().numpy(), np.ones((4, 5)))
+    np.testing.assert_array_equal(F.dropout(x, 0.7, training=False).detach().numpy(), x.detach().numpy())
 
 
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.8])
@@ -776,34 +776,34 @@ def test_dropout_train_statistics(p, dtype):
     x = sg.ones(200, 500, dtype=SG_DTYPES[dtype], requires_grad=True)
     y = sg.nn.Dropout(p)(x)
     assert y.dtype == SG_DTYPES[dtype]
-    values = y.numpy()
+    values = y.detach().numpy()
     zeros = values == 0
     # 100 000 Bernoulli(p) draws: the zero fraction is within 5 standard deviations of p.
     assert abs(zeros.mean() - p) < 5 * math.sqrt(p * (1 - p) / values.size)
     np.testing.assert_allclose(values[~zeros], 1 / (1 - p), rtol=1e-6)
     np.testing.assert_allclose(values.mean(), 1.0, atol=0.02)  # expectation preserved
     y.backward(sg.full((200, 500), 2.0, dtype=SG_DTYPES[dtype]))
-    np.testing.assert_allclose(x.grad.numpy(), values * 2, rtol=1e-6)  # same mask, same scale
+    np.testing.assert_allclose(x.grad.detach().numpy(), values * 2, rtol=1e-6)  # same mask, same scale
 
 
 def test_dropout_repeatable_with_seed():
     x = sg.ones(50, 50)
     sg.manual_seed(7)
-    a = F.dropout(x, 0.5).numpy().copy()
+    a = F.dropout(x, 0.5).detach().numpy().copy()
     sg.manual_seed(7)
-    b = F.dropout(x, 0.5).numpy()
+    b = F.dropout(x, 0.5).detach().numpy()
     np.testing.assert_array_equal(a, b)
-    assert not np.array_equal(a, F.dropout(x, 0.5).numpy())
+    assert not np.array_equal(a, F.dropout(x, 0.5).detach().numpy())
 
 
 def test_dropout_p0_and_p1():
     x = sg.randn(30, 30, requires_grad=True)
-    np.testing.assert_array_equal(sg.nn.Dropout(0.0)(x).numpy(), x.numpy())
+    np.testing.assert_array_equal(sg.nn.Dropout(0.0)(x).detach().numpy(), x.detach().numpy())
     y = sg.nn.Dropout(1.0)(x)
     assert y.shape == x.shape
-    np.testing.assert_array_equal(y.numpy(), np.zeros((30, 30)))  # no NaN from 1/(1-p)
+    np.testing.assert_array_equal(y.detach().numpy(), np.zeros((30, 30)))  # no NaN from 1/(1-p)
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.numpy(), np.zeros((30, 30)))
+    np.testing.assert_array_equal(x.grad.detach().numpy(), np.zeros((30, 30)))
     t = torch.nn.Dropout(1.0)(torch.randn(3, 3))
     assert not t.any()
 
@@ -842,7 +842,7 @@ def test_linear_default_init_is_uniform_within_bound():
     sg.manual_seed(0)
     layer = sg.nn.Linear(300, 400)
     bound = 1 / math.sqrt(300)
-    w, b = layer.weight.numpy(), layer.bias.numpy()
+    w, b = layer.weight.detach().numpy(), layer.bias.detach().numpy()
     assert w.shape == (400, 300) and b.shape == (400,)
     assert np.abs(w).max() <= bound and np.abs(b).max() <= bound
     assert np.abs(w).max() > 0.99 * bound  # fills the range: not a narrower distribution
@@ -856,7 +856,7 @@ def test_linear_default_init_is_uniform_within_bound():
 
 def test_embedding_default_init_standard_normal():
     sg.manual_seed(0)
-    w = sg.nn.Embedding(1000, 100).weight.numpy()
+    w = sg.nn.Embedding(1000, 100).weight.detach().numpy()
     assert w.shape == (1000, 100) and w.dtype == np.float32
     np.testing.assert_allclose(w.mean(), 0, atol=0.02)
     np.testing.assert_allclose(w.std(), 1, rtol=0.02)
@@ -866,8 +866,8 @@ def test_embedding_default_init_standard_normal():
 def test_layernorm_default_init():
     norm = sg.nn.LayerNorm((2, 3))
     assert norm.weight.shape == norm.bias.shape == (2, 3)
-    np.testing.assert_array_equal(norm.weight.numpy(), np.ones((2, 3)))
-    np.testing.assert_array_equal(norm.bias.numpy(), np.zeros((2, 3)))
+    np.testing.assert_array_equal(norm.weight.detach().numpy(), np.ones((2, 3)))
+    np.testing.assert_array_equal(norm.bias.detach().numpy(), np.zeros((2, 3)))
     assert norm.weight.dtype == sg.float32
     assert names(sg.nn.LayerNorm(3, elementwise_affine=False)) == []
     assert names(sg.nn.LayerNorm(3, bias=False)) == names(torch.nn.LayerNorm(3, bias=False))
@@ -888,9 +888,9 @@ def test_seed_makes_models_repeatable():
     sg.manual_seed(43)
     c = custom_net(sg).state_dict()
     for key in a:
-        np.testing.assert_array_equal(a[key].numpy(), b[key].numpy())
-    assert not np.array_equal(a["emb.weight"].numpy(), c["emb.weight"].numpy())
-    assert not np.array_equal(a["blocks.0.fc.weight"].numpy(), a["blocks.1.fc.weight"].numpy())
+        np.testing.assert_array_equal(a[key].detach().numpy(), b[key].detach().numpy())
+    assert not np.array_equal(a["emb.weight"].detach().numpy(), c["emb.weight"].detach().numpy())
+    assert not np.array_equal(a["blocks.0.fc.weight"].detach().numpy(), a["blocks.1.fc.weight"].detach().numpy())
 
 
 def fresh(*shape, dtype=sg.float32):
@@ -916,16 +916,16 @@ def test_uniform_normal_constant():
     sg.manual_seed(0)
     p = fresh(400, 500)
     assert init.uniform_(p, -2.0, 3.0) is p
-    v = p.numpy()
+    v = p.detach().numpy()
     assert v.min() >= -2.0 and v.max() <= 3.0
     assert uniform_bins_ok(v.ravel(), -2.0, 3.0)
     np.testing.assert_allclose(v.mean(), 0.5, atol=0.01)
     assert init.normal_(p, 1.5, 0.5) is p
-    np.testing.assert_allclose(p.numpy().mean(), 1.5, atol=0.005)
-    np.testing.assert_allclose(p.numpy().std(), 0.5, rtol=0.01)
+    np.testing.assert_allclose(p.detach().numpy().mean(), 1.5, atol=0.005)
+    np.testing.assert_allclose(p.detach().numpy().std(), 0.5, rtol=0.01)
     assert init.constant_(p, 0.25) is p
-    assert np.all(p.numpy() == 0.25)
-    assert np.all(init.ones_(p).numpy() == 1) and not init.zeros_(p).numpy().any()
+    assert np.all(p.detach().numpy() == 0.25)
+    assert np.all(init.ones_(p).detach().numpy() == 1) and not init.zeros_(p).detach().numpy().any()
     assert p.is_leaf and p.requires_grad and p.grad_fn is None and p.dtype == sg.float32
 
 
@@ -937,29 +937,29 @@ def test_xavier_and_kaiming_statistics(shape):
     p = fresh(*shape)
 
     xavier_bound = 1.5 * math.sqrt(6 / (fan_in + fan_out))
-    v = init.xavier_uniform_(p, gain=1.5).numpy()
+    v = init.xavier_uniform_(p, gain=1.5).detach().numpy()
     assert np.abs(v).max() <= xavier_bound and np.abs(v).max() > 0.99 * xavier_bound
     np.testing.assert_allclose(v.std(), xavier_bound / math.sqrt(3), rtol=0.02)
 
-    v = init.xavier_normal_(p, gain=2.0).numpy()
+    v = init.xavier_normal_(p, gain=2.0).detach().numpy()
     np.testing.assert_allclose(v.std(), 2.0 * math.sqrt(2 / (fan_in + fan_out)), rtol=0.02)
     np.testing.assert_allclose(v.mean(), 0, atol=0.01 * v.std())
 
-    v = init.kaiming_uniform_(p).numpy()  # a=0, leaky_relu: gain √2
+    v = init.kaiming_uniform_(p).detach().numpy()  # a=0, leaky_relu: gain √2
     bound = math.sqrt(2) * math.sqrt(3 / fan_in)
     assert np.abs(v).max() <= bound and np.abs(v).max() > 0.99 * bound
 
-    v = init.kaiming_uniform_(p, a=math.sqrt(5)).numpy()  # Linear's default: 1/√fan_in
+    v = init.kaiming_uniform_(p, a=math.sqrt(5)).detach().numpy()  # Linear's default: 1/√fan_in
     assert np.abs(v).max() <= 1 / math.sqrt(fan_in)
     np.testing.assert_allclose(v.std(), 1 / math.sqrt(3 * fan_in), rtol=0.02)
 
-    v = init.kaiming_uniform_(p, mode="fan_out", nonlinearity="relu").numpy()
+    v = init.kaiming_uniform_(p, mode="fan_out", nonlinearity="relu").detach().numpy()
     bound = math.sqrt(2) * math.sqrt(3 / fan_out)
     assert np.abs(v).max() <= bound and np.abs(v).max() > 0.99 * bound
 
-    v = init.kaiming_normal_(p, nonlinearity="relu").numpy()
+    v = init.kaiming_normal_(p, nonlinearity="relu").detach().numpy()
     np.testing.assert_allclose(v.std(), math.sqrt(2 / fan_in), rtol=0.02)
-    v = init.kaiming_normal_(p, a=0.2, mode="fan_out").numpy()
+    v = init.kaiming_normal_(p, a=0.2, mode="fan_out").detach().numpy()
     np.testing.assert_allclose(v.std(), math.sqrt(2 / (1 + 0.04)) / math.sqrt(fan_out), rtol=0.02)
 
 
@@ -985,7 +985,7 @@ def test_init_functions_repeatable_with_seed():
     init.kaiming_normal_(p)
     sg.manual_seed(5)
     init.kaiming_normal_(q)
-    np.testing.assert_array_equal(p.numpy(), q.numpy())
+    np.testing.assert_array_equal(p.detach().numpy(), q.detach().numpy())
 
 
 # ---------------------------------------------------------------- functional layers vs PyTorch
@@ -1048,7 +1048,7 @@ def test_one_hot_matches_torch(indices, num_classes):
     expected = torch.nn.functional.one_hot(torch.tensor(indices), num_classes)
     got = F.one_hot(sg.tensor(indices), num_classes)
     assert got.dtype == sg.int64
-    np.testing.assert_array_equal(got.numpy(), expected.numpy())
+    np.testing.assert_array_equal(got.detach().numpy(), expected.detach().numpy())
 
 
 @pytest.mark.parametrize("indices, num_classes", [([0, 3], 3), ([-1, 0], 3), ([-1, 0], -1)])

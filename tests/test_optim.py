@@ -228,7 +228,7 @@ def test_zero_grad_without_set_to_none_zeroes_in_place():
     opt.zero_grad(set_to_none=False)
     assert w.grad is grad  # the same tensor, zeroed and detached, as torch's zero_() and detach_()
     assert grad.grad_fn is None and not grad.requires_grad
-    np.testing.assert_array_equal(grad.numpy(), np.zeros((3, 4)))
+    np.testing.assert_array_equal(grad.detach().numpy(), np.zeros((3, 4)))
     assert b.grad is None  # a gradient that was None stays None
 
 
@@ -297,7 +297,7 @@ def test_state_dict_from_torch_loads_and_continues_the_same():
 
     saved = opt_torch.state_dict()
     converted = {
-        "state": {i: {k: sg.tensor(v.numpy()) for k, v in entry.items()}
+        "state": {i: {k: sg.tensor(v.detach().numpy()) for k, v in entry.items()}
                   for i, entry in saved["state"].items()},
         "param_groups": saved["param_groups"],
     }
@@ -482,7 +482,7 @@ def test_adam_on_many_parameters_at_once_matches_torch_including_a_missing_gradi
         if step == 6:
             opt.load_state_dict(opt.state_dict())
     for p, tp in zip(ps, tps):
-        np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(p.detach().numpy(), tp.detach().numpy(), rtol=1e-9, atol=1e-12)
 
 
 LONG_GROUP_CASES = [

@@ -29,7 +29,7 @@ def assert_same(loaded, expected):
     assert type(loaded) is sg.Tensor and not loaded.requires_grad
     expected = np.asarray(expected.data if isinstance(expected, sg.Tensor) else expected)
     assert loaded.dtype == expected.dtype.newbyteorder("=")
-    np.testing.assert_array_equal(loaded.numpy(), expected)
+    np.testing.assert_array_equal(loaded.detach().numpy(), expected)
 
 
 def raw_file(path, header, data=b"", length=None):
@@ -146,7 +146,7 @@ def test_safetensors_numpy_reads_our_files(tmp_path, dtype):
     assert set(loaded) == set(state)
     for name, value in state.items():
         assert loaded[name].dtype == value.dtype
-        np.testing.assert_array_equal(loaded[name], value.numpy())
+        np.testing.assert_array_equal(loaded[name], value.detach().numpy())
 
 
 def test_safetensors_torch_reads_our_files(tmp_path):
@@ -156,7 +156,7 @@ def test_safetensors_torch_reads_our_files(tmp_path):
     loaded = st_torch.load_file(str(tmp_path / "s.safetensors"))
     for name, value in state.items():
         assert str(loaded[name].dtype) == f"torch.{name}"
-        np.testing.assert_array_equal(loaded[name].numpy(), value.numpy())
+        np.testing.assert_array_equal(loaded[name].detach().numpy(), value.detach().numpy())
 
 
 def test_we_read_safetensors_files(tmp_path):
@@ -185,7 +185,7 @@ def test_state_dict_loads_into_torch_model(tmp_path):
     model.load_state_dict(load_file(str(tmp_path / "net.safetensors")))
     x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
     layer = net._modules["0"]
-    expected = x @ layer.weight.numpy().T + layer.bias.numpy()
+    expected = x @ layer.weight.detach().numpy().T + layer.bias.detach().numpy()
     np.testing.assert_allclose(model(torch.from_numpy(x)).detach().numpy(), expected, rtol=1e-6)
 
 

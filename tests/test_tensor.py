@@ -37,7 +37,7 @@ def test_default_dtype_and_shape_follow_torch(data):
     ref = torch.tensor(data)
     assert t.dtype == NP_DTYPE[ref.dtype]
     assert t.shape == tuple(ref.shape)
-    np.testing.assert_array_equal(t.numpy(), ref.numpy())
+    np.testing.assert_array_equal(t.detach().numpy(), ref.detach().numpy())
 
 
 def test_python_scalars_are_zero_dim():
@@ -57,7 +57,7 @@ def test_numpy_array_keeps_its_dtype(dtype):
     t = sg.tensor(array)
     assert t.dtype == np.dtype(dtype)
     assert t.dtype == torch_dtype_of(array)
-    np.testing.assert_array_equal(t.numpy(), array)
+    np.testing.assert_array_equal(t.detach().numpy(), array)
 
 
 def test_numpy_scalar_keeps_its_dtype():
@@ -208,7 +208,7 @@ def test_nested_list_round_trip(shape, data):
     assert t.tolist() == nested
     floats = sg.tensor((values / 4).tolist())
     assert floats.dtype == sg.float32
-    np.testing.assert_allclose(floats.numpy(), values / 4, rtol=1e-6)
+    np.testing.assert_allclose(floats.detach().numpy(), values / 4, rtol=1e-6)
 
 
 # ---------------------------------------------------------------- conversion
@@ -216,25 +216,27 @@ def test_nested_list_round_trip(shape, data):
 
 def test_numpy_conversion():
     t = sg.tensor([[1.0, 2.0], [3.0, 4.0]])
-    array = t.numpy()
+    array = t.detach().numpy()
     assert isinstance(array, np.ndarray)
     assert array.dtype == np.float32
     np.testing.assert_array_equal(array, [[1.0, 2.0], [3.0, 4.0]])
 
 
-def test_numpy_result_cannot_change_the_tensor_silently():
+def test_numpy_shares_memory_as_in_pytorch():
     t = sg.tensor([1.0, 2.0, 3.0])
-    array = t.numpy()
-    try:
-        array[0] = 100.0
-    except ValueError:
-        pass  # a read-only view is fine
-    assert t.tolist() == [1.0, 2.0, 3.0]
+    array = t.detach().numpy()
+    array[0] = 100.0
+    assert t.tolist() == [100.0, 2.0, 3.0]
+    np.asarray(t)[1] = 50.0
+    assert t.tolist() == [100.0, 50.0, 3.0]
 
 
-def test_numpy_of_tensor_that_requires_grad():
+def test_numpy_of_tensor_that_requires_grad_raises_as_pytorch():
     x = sg.tensor([1.0, 2.0], requires_grad=True)
-    np.testing.assert_array_equal((x * 2).numpy(), [2.0, 4.0])
+    for convert in (lambda t: t.numpy(), np.asarray, np.array):
+        with pytest.raises(RuntimeError, match=r"detach\(\)\.numpy\(\)"):
+            convert(x * 2)
+    np.testing.assert_array_equal((x * 2).detach().numpy(), [2.0, 4.0])
 
 
 def test_item_types():
@@ -329,7 +331,7 @@ def test_zeros_ones(factory, shape):
     ref = getattr(torch, factory)(shape)
     assert t.shape == shape
     assert t.dtype == sg.float32
-    np.testing.assert_array_equal(t.numpy(), ref.numpy())
+    np.testing.assert_array_equal(t.detach().numpy(), ref.detach().numpy())
     if shape:
         assert getattr(sg, factory)(*shape).shape == shape
 
@@ -365,7 +367,7 @@ def test_arange_matches_torch(args):
     ref = torch.arange(*args)
     assert t.dtype == NP_DTYPE[ref.dtype]
     assert t.shape == tuple(ref.shape)
-    np.testing.assert_allclose(t.numpy(), ref.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(t.detach().numpy(), ref.detach().numpy(), rtol=1e-6)
 
 
 def test_arange_int_and_float_dtypes():
@@ -380,7 +382,7 @@ def test_linspace_matches_torch(args):
     ref = torch.linspace(*args)
     assert t.dtype == sg.float32
     assert t.shape == tuple(ref.shape)
-    np.testing.assert_allclose(t.numpy(), ref.numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(t.detach().numpy(), ref.detach().numpy(), rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("args", [(3,), (2, 4), (4, 2), (1,)])
@@ -388,7 +390,7 @@ def test_eye_matches_torch(args):
     t = sg.eye(*args)
     ref = torch.eye(*args)
     assert t.dtype == sg.float32
-    np.testing.assert_array_equal(t.numpy(), ref.numpy())
+    np.testing.assert_array_equal(t.detach().numpy(), ref.detach().numpy())
 
 
 def test_eye_dtype():
@@ -399,7 +401,7 @@ def test_rand():
     t = sg.rand(200, 5)
     assert t.shape == (200, 5)
     assert t.dtype == sg.float32
-    values = t.numpy()
+    values = t.detach().numpy()
     assert values.min() >= 0.0 and values.max() < 1.0
     assert 0.4 < values.mean() < 0.6
     assert len(np.unique(values)) > 900
@@ -410,7 +412,7 @@ def test_randn():
     t = sg.randn(100, 50)
     assert t.shape == (100, 50)
     assert t.dtype == sg.float32
-    values = t.numpy()
+    values = t.detach().numpy()
     assert abs(values.mean()) < 0.1
     assert 0.9 < values.std() < 1.1
     assert sg.randn(3, dtype=sg.float64).dtype == sg.float64
@@ -423,18 +425,18 @@ def test_rand_randn_requires_grad():
 
 def test_manual_seed_makes_rand_repeatable():
     sg.manual_seed(123)
-    a = sg.rand(10).numpy().copy()
-    b = sg.randn(4, 3).numpy().copy()
+    a = sg.rand(10).detach().numpy().copy()
+    b = sg.randn(4, 3).detach().numpy().copy()
     sg.manual_seed(123)
-    np.testing.assert_array_equal(sg.rand(10).numpy(), a)
-    np.testing.assert_array_equal(sg.randn(4, 3).numpy(), b)
+    np.testing.assert_array_equal(sg.rand(10).detach().numpy(), a)
+    np.testing.assert_array_equal(sg.randn(4, 3).detach().numpy(), b)
     sg.manual_seed(124)
-    assert not np.array_equal(sg.rand(10).numpy(), a)
+    assert not np.array_equal(sg.rand(10).detach().numpy(), a)
 
 
 def test_successive_draws_differ():
     sg.manual_seed(0)
-    assert not np.array_equal(sg.rand(8).numpy(), sg.rand(8).numpy())
+    assert not np.array_equal(sg.rand(8).detach().numpy(), sg.rand(8).detach().numpy())
 
 
 @pytest.mark.parametrize("source", [
@@ -449,7 +451,7 @@ def test_zeros_like_ones_like(source):
     for t, value in ((z, 0), (o, 1)):
         assert t.shape == source.shape
         assert t.dtype == source.dtype
-        assert (t.numpy() == value).all()
+        assert (t.detach().numpy() == value).all()
 
 
 def test_like_factories_dont_inherit_requires_grad():
@@ -486,7 +488,7 @@ def test_cast_is_differentiable_and_grad_keeps_leaf_dtype():
     assert y.requires_grad
     (y * y).sum().backward()
     assert x.grad.dtype == sg.float32
-    np.testing.assert_allclose(x.grad.numpy(), [2.0, 4.0])
+    np.testing.assert_allclose(x.grad.detach().numpy(), [2.0, 4.0])
 
 
 # ---------------------------------------------------------------- detach, requires_grad_
@@ -507,7 +509,7 @@ def test_detach():
 def test_detach_stops_gradient():
     x = sg.tensor([1.0, 2.0, 3.0], requires_grad=True)
     (x * x.detach()).sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), [1.0, 2.0, 3.0])
+    np.testing.assert_allclose(x.grad.detach().numpy(), [1.0, 2.0, 3.0])
 
 
 def test_requires_grad_():

@@ -49,12 +49,12 @@ def test_format_after_backward_shows_gradients_and_the_broadcast_sum():
     text = sg.viz.format(z)
     lines = text.splitlines()
     mul_line = next(line for line in lines if "= mul(" in line)
-    g_mul = (1 - np.tanh(a.numpy() * w.numpy()) ** 2)
+    g_mul = (1 - np.tanh(a.detach().numpy() * w.detach().numpy()) ** 2)
     assert f"grad (32, 10) norm {np.linalg.norm(g_mul):.4g}" in mul_line
     note = lines[lines.index(mul_line) + 1]
     assert "leaf1: grad (32, 10) summed to (10,)" in note and "broadcasting in mul" in note
     w_line = next(line for line in lines if line.strip().startswith("leaf1"))
-    assert f"grad (10,) norm {np.linalg.norm(w.grad.numpy()):.4g}" in w_line
+    assert f"grad (10,) norm {np.linalg.norm(w.grad.detach().numpy()):.4g}" in w_line
     assert "summed to (32, 10)" not in text  # leaf0 has the full shape: no note for it
 
 

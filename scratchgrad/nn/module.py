@@ -19,7 +19,8 @@ class Parameter(Tensor):
         # Share the tensor's array (as PyTorch shares storage); lists and numbers are converted.
         array = data.data if isinstance(data, Tensor) else Tensor(data).data
         self.data = np.asarray(array)
-        self.grad = None
+        self._storage = self._view = None
+        self._grad = None
         self.grad_fn = None
         self.requires_grad = False
         self.requires_grad_(requires_grad)

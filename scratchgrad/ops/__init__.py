@@ -74,7 +74,6 @@ from scratchgrad.ops.shapes import (
     expand_dims,
     flatten,
     index,
-    inplace,
     pad,
     permute,
     reshape,

@@ -134,7 +134,8 @@ def elementwise_function(op, doc, refuse=None):
             raise _shape_clash(op.name, exc, np.shape(ad), np.shape(bd)) from None
         except TypeError:  # NumPy refuses e.g. bool - bool
             raise _dtype_clash(op.name, ad, bd) from None
-        out.grad = None
+        out._grad = None
+        out._storage = out._view = None
         if grad_mode.enabled and ((isinstance(a, Tensor) and a.requires_grad)
                                   or (isinstance(b, Tensor) and b.requires_grad)):
             node = _new(Node)

@@ -36,7 +36,7 @@ from scratchgrad.ops.elementwise import (
     tanh,
     where,
 )
-from scratchgrad.ops.reductions import mean, sum
+from scratchgrad.ops.reductions import amax, amin, mean, sum
 from scratchgrad.ops.shapes import (
     broadcast_to,
     cat,
@@ -66,6 +66,7 @@ _FUNCTIONS = {
     np.where: where, np.broadcast_to: broadcast_to, np.swapaxes: transpose,
     np.expand_dims: expand_dims, np.transpose: _np_transpose, np.reshape: reshape,
     np.sum: sum, np.mean: mean, np.concatenate: cat, np.stack: stack, np.clip: clip,
+    np.max: amax, np.amax: amax, np.min: amin, np.amin: amin,  # NumPy's max is PyTorch's amax
 }
 
 

@@ -1,6 +1,7 @@
 """Reductions (sum, mean, var, max, logsumexp, ...) and softmax, with NumPy's axis/keepdims
 or PyTorch's dim/keepdim."""
 import builtins
+import collections
 import math
 
 import numpy as np
@@ -102,22 +103,63 @@ def _extremum(op, x, axis, keepdims, dim, keepdim):
     return apply(op, (x,), (x.data,), {"axis": axes, "keepdims": keepdims})
 
 
+# What max/min with an int dim return, as PyTorch's torch.return_types.max: a (values,
+# indices) pair with names, so both `_, predicted = out.max(1)` and `.values` work.
+MaxResult = collections.namedtuple("max", ["values", "indices"])
+MinResult = collections.namedtuple("min", ["values", "indices"])
+
+
 def max(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
-    """Largest element over the axes; ties share the gradient evenly. max(x, y) is maximum."""
+    """Largest element: over everything (ties share the gradient evenly), or along an int dim
+    as (values, indices), the gradient going to the index returned. max(x, y) is maximum."""
     if isinstance(axis, Tensor):
         return maximum(x, axis)
-    return _extremum(P.max, x, axis, keepdims, dim, keepdim)
+    along = axis if dim is None else dim
+    if along is None or isinstance(along, (tuple, list)):
+        return _extremum(P.max, x, axis, keepdims, dim, keepdim)
+    return _extremum_along(np.argmax, MaxResult, x, along, keepdims if keepdim is None else keepdim)
 
 
 def min(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
-    """Smallest element over the axes; ties share the gradient evenly. min(x, y) is minimum."""
+    """Smallest element: over everything, or along an int dim as (values, indices), as max."""
     if isinstance(axis, Tensor):
         return minimum(x, axis)
+    along = axis if dim is None else dim
+    if along is None or isinstance(along, (tuple, list)):
+        return _extremum(P.min, x, axis, keepdims, dim, keepdim)
+    return _extremum_along(np.argmin, MinResult, x, along, keepdims if keepdim is None else keepdim)
+
+
+def _extremum_along(arg, result, x, dim, keepdim):
+    """(x at the arg-extreme index along dim, that index): an index op, so the gradient goes
+    to the one element returned (the first of tied ones, as NumPy's and PyTorch's argmax)."""
+    name = result.__name__
+    x = _numeric(name, x)
+    axis = normalize_axis(name, dim, x.ndim)
+    if x.ndim == 0:
+        return result(x[...], Tensor._wrap(np.zeros((), dtype=dtypes.int64)))
+    if x.shape[axis] == 0:
+        raise ShapeError(f"{name}: can't reduce an empty dimension: dim {dim} of a tensor of "
+                         f"shape {describe_shape(x.shape)} has size 0")
+    indices = arg(x.data, axis=axis, keepdims=True)
+    key = tuple(indices if i == axis else
+                np.arange(n).reshape([-1 if j == i else 1 for j in range(x.ndim)])
+                for i, n in enumerate(x.shape))
+    values = x[key]
+    if not keepdim:
+        values = values.squeeze(axis)
+        indices = np.squeeze(indices, axis)
+    return result(values, Tensor._wrap(indices.astype(dtypes.int64)))
+
+
+def amax(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Largest element over the axes (all by default); ties share the gradient evenly."""
+    return _extremum(P.max, x, axis, keepdims, dim, keepdim)
+
+
+def amin(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Smallest element over the axes (all by default); ties share the gradient evenly."""
     return _extremum(P.min, x, axis, keepdims, dim, keepdim)
-
-
-amax = max
-amin = min
 
 
 def prod(x, axis=None, keepdims=False, *, dim=None, keepdim=None):

@@ -5,11 +5,9 @@ import math
 import numpy as np
 
 from scratchgrad import primitives as P
-from scratchgrad.autograd import apply, grad_mode
+from scratchgrad.autograd import apply
 from scratchgrad.errors import (
     AxisError,
-    DTypeError,
-    GraphError,
     ShapeError,
     ValueRangeError,
     broadcast_error,
@@ -17,8 +15,8 @@ from scratchgrad.errors import (
     normalize_axes,
     normalize_axis,
 )
-from scratchgrad.growth import check_accumulation
-from scratchgrad.ops.elementwise import _promoted, _raw, as_tensor
+from scratchgrad.ops import inplace
+from scratchgrad.ops.elementwise import _promoted, as_tensor
 from scratchgrad.tensor import Tensor
 
 # ---------------------------------------------------------------- shapes
@@ -38,10 +36,15 @@ def reshape(x, *shape):
     x = as_tensor(x)
     shape = _shape_args("reshape", shape)
     try:
-        return apply(P.reshape, (x,), (x.data,), {"shape": shape})
+        out = apply(P.reshape, (x,), (x.data,), {"shape": shape})
     except ValueError:
         raise ShapeError(f"reshape: can't reshape a tensor of shape {describe_shape(x.shape)} "
                          f"({x.data.size} elements) into {describe_shape(shape)}") from None
+    xd = x.data
+    # A view when NumPy could reshape without copying (always, for contiguous memory).
+    if type(xd) is np.ndarray and (xd.flags.c_contiguous or np.may_share_memory(xd, out.data)):
+        inplace.as_view(out, x, P.reshape, {"shape": shape})
+    return out
 
 
 view = reshape
@@ -68,7 +71,8 @@ def permute(x, *axes):
     if sorted(normalized) != list(range(x.ndim)):
         raise AxisError(f"permute: {axes} is not a permutation of the {x.ndim} dimensions "
                         f"of a tensor of shape {describe_shape(x.shape)}")
-    return apply(P.permute, (x,), (x.data,), {"axes": normalized})
+    params = {"axes": normalized}
+    return inplace.as_view(apply(P.permute, (x,), (x.data,), params), x, P.permute, params)
 
 
 def transpose(x, dim0, dim1):
@@ -115,10 +119,12 @@ def broadcast_to(x, *shape):
     """Stretch size-1 dimensions (and add leading ones) to reach shape, without copying."""
     x = as_tensor(x)
     shape = _shape_args("broadcast_to", shape)
+    params = {"shape": shape}
     try:
-        return apply(P.broadcast_to, (x,), (x.data,), {"shape": shape})
+        out = apply(P.broadcast_to, (x,), (x.data,), params)
     except ValueError:
         raise broadcast_error("broadcast_to", x.shape, shape) from None
+    return inplace.as_view(out, x, P.broadcast_to, params)
 
 
 def expand(x, *sizes):
@@ -149,51 +155,30 @@ def _index_part(k):
 
 
 def index(x, key):
-    """x[key] with ints, slices, None, Ellipsis, bool masks and int arrays."""
+    """x[key] with ints, slices, None, Ellipsis, bool masks and int arrays.
+
+    Ints, slices, None and Ellipsis make a view (it shares x's memory, as in PyTorch); arrays
+    and masks make a copy."""
     key = _index_key(key)
+    params = {"key": key}
     try:
-        return apply(P.index, (x,), (x.data,), {"key": key})
+        out = apply(P.index, (x,), (x.data,), params)
     except IndexError as exc:
         raise IndexError(f"index: {exc} (tensor of shape {describe_shape(x.shape)})") from None
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"index: can't index a tensor of shape {describe_shape(x.shape)} with "
                         f"{key!r}: {exc}") from None
+    if P._has_array_index(key) or type(x.data) is not np.ndarray:
+        return out
+    if type(out.data) is not np.ndarray:  # NumPy gives a scalar for x[0] of a vector: a 0-d view
+        params["key"] = key = (key if type(key) is tuple else (key,)) + (Ellipsis,)
+        out.data = x.data[key]
+    return inplace.as_view(out, x, P.index, params)
 
 
 def setitem(x, key, value):
-    """x[key] = value, in place: allowed only when no gradient could be affected."""
-    if grad_mode.enabled and (x.requires_grad or getattr(value, "requires_grad", False)):
-        raise GraphError("setitem: can't assign into a tensor that requires grad (or from one) "
-                         "while recording a graph; do it inside `with sg.no_grad():` or build "
-                         "a new tensor with sg.where / sg.cat")
-    if not isinstance(x.data, np.ndarray) or not x.data.flags.writeable:
-        x.data = np.array(x.data)
-    try:
-        x.data[_index_key(key)] = _raw(value)
-    except (IndexError, ValueError) as exc:
-        raise type(exc)(f"setitem: {exc} (tensor of shape {describe_shape(x.shape)})") from None
-
-
-def inplace(x, other, op):
-    """x op= other: change x's data when no graph is recorded, else fall back to x = x op other."""
-    if grad_mode.enabled and (x.requires_grad or getattr(other, "requires_grad", False)):
-        if x.requires_grad and x.grad_fn is None:
-            raise GraphError("in-place: a leaf tensor that requires grad can't be changed in place "
-                             "while recording a graph; update it inside `with sg.no_grad():`")
-        result = op(x, other)
-        check_accumulation(result)  # `total += loss` across steps
-        return result
-    result = op(x, other).data
-    if not np.can_cast(result.dtype, x.dtype, casting="same_kind"):
-        raise DTypeError(f"in-place: the result is {result.dtype} and can't be stored in a "
-                         f"{x.dtype} tensor")
-    if np.shape(result) != x.shape:
-        raise broadcast_error("in-place", x.shape, np.shape(result))
-    if isinstance(x.data, np.ndarray) and x.data.flags.writeable:
-        np.copyto(x.data, result, casting="same_kind")
-    else:
-        x.data = np.array(result, dtype=x.dtype)
-    return x
+    """x[key] = value, in place (recorded in a graph, as in PyTorch)."""
+    inplace.setitem(x, key, value, _index_key)
 
 
 def cat(tensors, axis=0, *, dim=None):

@@ -115,7 +115,7 @@ def describe(shape, dtype):
 
 def norm(g):
     """The gradient's Euclidean norm, as the views print it."""
-    return float(np.linalg.norm(np.asarray(g, dtype=np.float64)))
+    return float(np.linalg.norm(np.asarray(_raw(g), dtype=np.float64)))
 
 
 def gradient_text(g, summed_from=None, prefix="grad "):
@@ -131,4 +131,9 @@ def gradient_text(g, summed_from=None, prefix="grad "):
 
 def values(array):
     """A small array's values on one line."""
-    return np.array2string(np.asarray(array), precision=4, separator=", ").replace("\n", "")
+    return np.array2string(np.asarray(_raw(array)), precision=4, separator=", ").replace("\n", "")
+
+
+def _raw(value):
+    """A gradient's array (a create_graph gradient is a Tensor that requires grad)."""
+    return value.data if hasattr(value, "grad_fn") else value

@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 
-from scratchgrad.autograd import backward_watchers
+from scratchgrad.autograd import add_backward_watcher, remove_backward_watcher
 from scratchgrad.formulas import rule_formula
 from scratchgrad.viz.graph import gradient_text, steps
 
@@ -25,11 +25,11 @@ class trace:
         self.count = 0
 
     def __enter__(self):
-        backward_watchers.append(self)
+        add_backward_watcher(self)
         return self
 
     def __exit__(self, *exc):
-        backward_watchers.remove(self)
+        remove_backward_watcher(self)
 
     def _print(self, text):
         print(text, file=self.file or sys.stdout)
