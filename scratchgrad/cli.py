@@ -10,17 +10,23 @@ import runpy
 import sys
 import traceback
 
-USAGE = "usage: scratchgrad {run,learn} ...  (scratchgrad run --help, scratchgrad learn --help)"
+USAGE = ("usage: scratchgrad {run,learn} ...\n\n"
+         "  scratchgrad run SCRIPT [ARGS...]   run a PyTorch program with torch meaning scratchgrad\n"
+         "  scratchgrad learn ...              a ladder of derivatives to work out and have checked\n"
+         "\nRun `scratchgrad run --help` or `scratchgrad learn --help` for their options.")
 
 
 def main(argv=None):
     """Dispatch to a subcommand; returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] == "learn":
+    if argv[:1] == ["learn"]:
         from scratchgrad.learn.cli import learn
         return learn(argv[1:])
-    if argv and argv[0] == "run":
+    if argv[:1] == ["run"]:
         return run(argv[1:])
+    if argv[:1] in (["-h"], ["--help"]):
+        print(USAGE)
+        return 0
     print(USAGE, file=sys.stderr)
     return 2
 

@@ -90,6 +90,7 @@ def test_exit_status_is_the_programs(tmp_path, capsys):
     assert "bad config" in capsys.readouterr().err
     assert main(["run", str(tmp_path / "nope.py")]) == 2
     assert main([]) == 2
+    assert main(["--help"]) == 0 and "scratchgrad run SCRIPT" in capsys.readouterr().out
 
 
 def test_anomaly_option_stops_at_the_first_nan(tmp_path, capsys):
