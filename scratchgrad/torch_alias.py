@@ -125,8 +125,8 @@ class TorchModule(types.ModuleType):
 
     def __getattr__(self, attr):
         target = self.__dict__.get("_scratchgrad")
-        if attr.startswith("__"):
-            raise AttributeError(attr)
+        if attr.startswith("__") and attr not in ("__version__", "__all__"):
+            raise AttributeError(attr)  # what the import system probes for: not scratchgrad's
         if target is not None and hasattr(target, attr):
             value = getattr(target, attr)
             if isinstance(value, types.ModuleType) and value.__name__.startswith("scratchgrad."):

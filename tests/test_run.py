@@ -33,6 +33,9 @@ PLUMBING = """
     assert F.mse_loss is scratchgrad.nn.functional.mse_loss
     assert torch.utils.data.DataLoader is DataLoader is scratchgrad.utils.data.DataLoader
     assert torch.optim.lr_scheduler.StepLR is StepLR
+    assert torch.__version__ == scratchgrad.__version__
+    from torch.utils.data.dataloader import default_collate
+    assert default_collate is scratchgrad.utils.data.default_collate
     assert not torch.cuda.is_available() and torch.cuda.device_count() == 0
     assert not torch.backends.mps.is_available() and not torch.backends.mps.is_built()
     torch.backends.cudnn.benchmark = True
