@@ -72,6 +72,9 @@ class LRScheduler:
         return [group["lr"] for group in self.optimizer.param_groups]
 
 
+_LRScheduler = LRScheduler  # the old name, which older programs still subclass
+
+
 class LambdaLR(LRScheduler):
     """lr = initial_lr · lr_lambda(epoch), one function for all groups or one per group."""
 
