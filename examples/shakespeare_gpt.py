@@ -9,9 +9,12 @@ and, at the end, 500 characters it writes itself.
     python examples/shakespeare_gpt.py [--steps 2000] [--batch-size 16] [--seed 0]
 
 The text comes from sg.data.tiny_shakespeare() (downloaded once, or read from
-$SCRATCHGRAD_DATA). The validation loss reached and the time taken are printed at the end;
-training is slow on a CPU: a few steps a second on 2 cores, where the loss falls below 2.0 within
-a few hundred steps.
+$SCRATCHGRAD_DATA). The validation loss reached and the time taken are printed at the end.
+
+Measured on this project's 2-core machine (shared with other jobs, one BLAS thread:
+OPENBLAS_NUM_THREADS=1, which is also faster when the cores are busy): `--steps 300` reached
+validation loss 2.37 (from 4.28) in 109 s of CPU time, about 0.3 s a step plus the
+evaluations; the default 2000 steps take about ten minutes of CPU.
 """
 import argparse
 import math
