@@ -73,3 +73,30 @@ def test_names_models_train_and_sample(name):
     model, dev_loss, chars = names.train(name, steps=30, words=words, log=None)
     assert dev_loss < 3.0  # already well below a uniform guess (3.30)
     assert len(names.sample(model, chars, n=10)) == 10
+
+
+def test_shakespeare_gpt_trains_a_step_and_writes():
+    import sys
+
+    import numpy as np
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+    import shakespeare_gpt as gpt
+
+    import scratchgrad as sg
+    text = sg.data.tiny_shakespeare()
+    chars = sorted(set(text))
+    data = np.array([chars.index(c) for c in text[:5000]])
+    sg.manual_seed(0)
+    rng = np.random.default_rng(0)
+    model = gpt.GPT(len(chars))
+    assert sum(p.numel() for p in model.parameters()) == 818_241
+    opt = sg.optim.AdamW(model.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(2):
+        loss = gpt.loss_of(model, *gpt.batch(data, 4, rng))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert abs(losses[0] - np.log(65)) < 0.3  # starts near a uniform guess
+    assert gpt.generate(model, np.array([[0]]), 5, rng).shape == (1, 6)
