@@ -56,15 +56,18 @@ with sg.viz.trace():
     z.backward()
 """),
     ("Gradients in the listing, and where broadcasting summed them",
-     ("After a backward, the listing shows the gradient that reached each tensor (its shape "
-     "and norm, or its values when it is small). When broadcasting stretched an input, its "
-     "gradient had to be summed back to the input's shape; the listing says where."),
+     ("Run a backward inside `sg.viz.keep_gradients()` (or `sg.viz.trace()`) and the listing "
+     "shows the gradient that reached each tensor (its shape and norm, or its values when it "
+     "is small); an ordinary backward keeps none of them, since that costs time and memory. "
+     "When broadcasting stretched an input, its gradient had to be summed back to the input's "
+     "shape; the listing says where."),
      """\
 sg.manual_seed(0)
 h = sg.randn(32, 10, requires_grad=True)   # activations
 w = sg.randn(10, requires_grad=True)       # one weight per feature, broadcast over 32 rows
 loss = (h * w).tanh().mean()
-loss.backward()
+with sg.viz.keep_gradients():
+    loss.backward()
 sg.viz.show(loss)
 """),
     ("The graph as a picture: `sg.viz.draw` and `sg.viz.to_dot`",

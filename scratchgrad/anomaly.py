@@ -71,7 +71,7 @@ class detect_anomaly:
 
 def _non_finite(value):
     """'nan', 'inf' or 'nan and inf' if a float array holds such values, else None."""
-    data = value.data if isinstance(value, Tensor) else value
+    data = value._data if isinstance(value, Tensor) else value
     if not isinstance(data, (np.ndarray, np.generic)) or data.dtype.kind not in "fc":
         return None
     if np.isfinite(data).all():

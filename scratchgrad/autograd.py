@@ -169,7 +169,7 @@ def apply(op, inputs, args, params=NO_PARAMS):
 def record(op, data, inputs, args, params=NO_PARAMS):
     """Wrap op's forward result `data` in a Tensor, linked into the graph if an input requires grad."""
     out = _new(Tensor)
-    out.data = data
+    out._data = data
     out._grad = None
     out._storage = out._view = None
     if grad_mode.enabled:
@@ -274,7 +274,7 @@ def _install_forward_checks(op):
 def call(op, *args, **params):
     """Use a primitive inside a rule: arrays in, array out; Tensors in, a recorded Tensor out."""
     if any(isinstance(a, Tensor) for a in args):
-        raw = tuple(a.data if isinstance(a, Tensor) else a for a in args)
+        raw = tuple(a._data if isinstance(a, Tensor) else a for a in args)
         return apply(op, args, raw, params)
     return op.forward(*args, **params)
 
@@ -298,10 +298,10 @@ def sum_to(g, shape):
 
 def fit_gradient(g, x):
     """Bring a rule's result to x's shape and dtype: the one place broadcasting is undone."""
-    shape = x.data.shape
+    shape = x._data.shape
     if g.shape != shape:
         g = sum_to(g, shape)
-    dtype = x.data.dtype
+    dtype = x._data.dtype
     if g.dtype is not dtype and g.dtype != dtype:
         g = g.astype(dtype)
     return g
@@ -343,7 +343,7 @@ def graph_in_reverse_order(roots, freed_ok=False, seen_inputs=None):
 
 def _stand_in(x, grad_fn, requires_grad):
     """A tensor for x as it was before an in-place op rebound it: same memory, old history."""
-    t = Tensor._wrap(x.data)
+    t = Tensor._wrap(x._data)
     t._storage = x._storage
     t.grad_fn = grad_fn
     t.requires_grad = requires_grad
@@ -385,14 +385,19 @@ def _modified_error(node, position, value, storage, write):
 # them: a Node with one more slot is a size class bigger, which measurably slows every op and
 # the garbage collector's walks over big graphs.
 #   kept_gradients: root node -> {node.seq: the gradient that reached that node} for the last
-#       backward from that root through a graph of at most KEEP_GRADIENTS_UP_TO nodes (bigger
-#       graphs would cost time and memory, and are not read node by node anyway). Keyed weakly
-#       by the root and holding no nodes, so an entry goes when the root's tensor does;
+#       backward from that root run while keeping gradients was on (sg.viz.keep_gradients, or
+#       inside sg.viz.trace): off by default, since it costs time and keeps every intermediate
+#       gradient alive. Keyed weakly by the root and holding no nodes, so an entry goes when
+#       the root's tensor does;
 #   summed_notes: node -> {input index: the shape its gradient had before broadcasting was
 #       summed away};
 #   backward_roots: the nodes whose output a backward started from (used losses), each with
 #       the thread that ran that backward.
-KEEP_GRADIENTS_UP_TO = 2000
+class _Keeping(threading.local):
+    gradients = False  # per thread, like grad mode
+
+
+keeping = _Keeping()
 kept_gradients = weakref.WeakKeyDictionary()
 summed_notes = weakref.WeakKeyDictionary()
 backward_roots = weakref.WeakKeyDictionary()
@@ -413,7 +418,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
     # ids of arrays that someone else may hold: the caller's gradients, and those already
     # stored as a leaf's .grad (a rule like add's hands the same g to both its inputs).
     shared = {id(g) for g in root_grads}
-    kept = {} if len(order) <= KEEP_GRADIENTS_UP_TO else None
+    kept = {} if keeping.gradients else None
     thread = threading.get_ident()
     for root, g in zip(roots, root_grads):
         if root.grad_fn is not None:
@@ -441,7 +446,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
             if create_graph:
                 values, ans = inputs, t
             else:
-                values, ans = node.args, t.data
+                values, ans = node.args, t._data
             params = node.params
             for i, x in enumerate(inputs):
                 if not isinstance(x, Tensor) or not x.requires_grad:
@@ -457,7 +462,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
                     gx = rules[i](g, ans, *values)
                 if gx is None:
                     continue
-                xd = x.data
+                xd = x._data
                 if gx.shape != xd.shape or gx.dtype is not xd.dtype:
                     if gx.shape != xd.shape:  # broadcasting is undone here: note it for sg.viz
                         _note_summed(node, i, gx.shape)
@@ -477,7 +482,7 @@ def _watch(t, g, rules, kept, capture, shared, watchers):
     retain_grad and the watchers; returns the rules to run (wrapped so that watchers see
     what each returns)."""
     if kept is not None:  # the values only: a create_graph gradient's graph could hold the root
-        kept[t.grad_fn.seq] = g.data if isinstance(g, Tensor) else g
+        kept[t.grad_fn.seq] = g._data if isinstance(g, Tensor) else g
     if capture is not None:
         if id(t) in capture:
             capture[id(t)] = g
@@ -498,7 +503,7 @@ def _watched_rule(rule, t, i, watchers):
         raw = rule(*args, **params)
         if raw is None:
             return None
-        if raw.shape != x.data.shape:
+        if raw.shape != x._data.shape:
             _note_summed(t.grad_fn, i, raw.shape)
         gx = fit_gradient(raw, x)
         for watcher in watchers:
@@ -558,12 +563,12 @@ def _accumulate(x, g, shared):
             x._grad = Tensor._wrap(g)
         else:
             grad = x._grad
-            total = grad.data
+            total = grad._data
             if (type(total) is np.ndarray and total.flags.writeable and id(total) not in shared
                     and total.shape == np.shape(g)):
                 np.add(total, g, out=total, casting="unsafe")
             else:  # stored by this backward (a pending gradient may be the same array), or read-only
-                grad.data = np.asarray(total + g, dtype=x.dtype)
+                grad._data = np.asarray(total + g, dtype=x.dtype)
 
 
 def check_gradient(op, output, gradient):
@@ -574,7 +579,7 @@ def check_gradient(op, output, gradient):
                 f"{op}: gradient can be omitted only for a one-element tensor, but the output "
                 f"has shape {describe_shape(output.shape)}; pass gradient= of that shape")
         return np.ones(output.shape, dtype=output.dtype)
-    data = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient, dtype=output.dtype)
+    data = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient, dtype=output.dtype)
     if data.shape != output.shape:
         raise ShapeError(f"{op}: gradient has shape {describe_shape(data.shape)} but the output "
                          f"has shape {describe_shape(output.shape)}")

@@ -56,7 +56,7 @@ def result_dtype(*operands):
         elif isinstance(x, float):
             groups[2].append(default_float)
         else:
-            data = getattr(x, "data", x)
+            data = getattr(x, "_data", x)
             groups[0 if np.ndim(data) else 1].append(np.asarray(data).dtype)
     best_category, best = -1, None
     for group in groups[:2]:

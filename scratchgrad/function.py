@@ -53,14 +53,14 @@ class Function:
         outs = [o if isinstance(o, Tensor) else Tensor(o) for o in (out if several else (out,))]
         if not (grad_mode.enabled and any(ctx.needs_input_grad)):
             return tuple(outs) if several else outs[0]
-        raw = tuple(a.data if isinstance(a, Tensor) else a for a in args)
-        params = {"ctx": ctx, "fn": cls, "outputs": tuple(o.data for o in outs)}
+        raw = tuple(a._data if isinstance(a, Tensor) else a for a in args)
+        params = {"ctx": ctx, "fn": cls, "outputs": tuple(o._data for o in outs)}
         if not several:
-            return _linked(outs[0].data, Node(_primitive_for(cls), args, raw, params))
+            return _linked(outs[0]._data, Node(_primitive_for(cls), args, raw, params))
         # Several outputs: the function's node makes one hidden tensor, and each output is a
         # selection from it, so the engine keeps its one-output-per-node rule.
         hidden = _linked(np.zeros(()), Node(_primitive_for(cls), args, raw, params))
-        return tuple(_linked(o.data, Node(_select_output, (hidden,), (hidden.data,), {"index": i}))
+        return tuple(_linked(o._data, Node(_select_output, (hidden,), (hidden._data,), {"index": i}))
                      for i, o in enumerate(outs))
 
 
@@ -140,5 +140,5 @@ def _run_backward(fn, ctx, grads, args):
             raise ShapeError(f"{fn.__name__}.backward: gradient {i} has shape "
                              f"{describe_shape(a.shape)} but input {i} has shape "
                              f"{describe_shape(np.shape(x))}")
-        results.append(a if recording else a.data)
+        results.append(a if recording else a._data)
     return results

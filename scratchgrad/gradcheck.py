@@ -14,7 +14,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
     finite-difference value expected and the backward value got.
     """
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
-    xs = [Tensor(x.data.astype(dtypes.float64), requires_grad=True) if _checked(x) else x
+    xs = [Tensor(x._data.astype(dtypes.float64), requires_grad=True) if _checked(x) else x
           for x in inputs]
     checked = [i for i, x in enumerate(inputs) if _checked(x)]
     analytic = _analytic_jacobians(fn, xs, checked)
@@ -46,7 +46,7 @@ def _outputs(fn, xs):
 
 def _flat_outputs(fn, xs):
     with no_grad():
-        return np.concatenate([np.asarray(o.data, dtype=np.float64).ravel()
+        return np.concatenate([np.asarray(o._data, dtype=np.float64).ravel()
                                for o in _outputs(fn, xs)])
 
 
@@ -65,7 +65,7 @@ def _analytic_jacobians(fn, xs, checked):
                              retain_graph=True, allow_unused=True)
                 for i, g in zip(checked, grads):
                     if g is not None:
-                        jac[i][row + k] = np.asarray(g.data).ravel()
+                        jac[i][row + k] = np.asarray(g._data).ravel()
         row += out.size
     return jac
 
@@ -74,9 +74,9 @@ def _numeric_jacobians(fn, xs, checked, eps):
     """Central differences (f(x + eps) - f(x - eps)) / 2 eps, one input element at a time."""
     jac = {}
     for i in checked:
-        data = xs[i].data
+        data = xs[i]._data
         if not isinstance(data, np.ndarray):
-            data = xs[i].data = np.array(data)
+            data = xs[i]._data = np.array(data)
         flat = data.reshape(-1)
         columns = []
         for j in range(flat.size):

@@ -58,7 +58,7 @@ class GraphCheckReport:
 def gradcheck_graph(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
     """Run fn on float64 copies of inputs and check each node of the graph it builds."""
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
-    xs = [Tensor(x.data.astype(dtypes.float64), requires_grad=True)
+    xs = [Tensor(x._data.astype(dtypes.float64), requires_grad=True)
           if isinstance(x, Tensor) and x.requires_grad else x for x in inputs]
     with creation_sites() as sites:
         out = fn(*xs)
@@ -115,7 +115,7 @@ def _forward_of(node):
                    for x, a in zip(node.inputs, args)]
         with no_grad():
             out = fn.forward(FunctionCtx((False,) * len(args)), *wrapped)
-        return np.array(out.data if isinstance(out, Tensor) else out, dtype=np.float64)
+        return np.array(out._data if isinstance(out, Tensor) else out, dtype=np.float64)
 
     return custom_forward
 
@@ -139,10 +139,10 @@ def _analytic(node, i, g, ans, args, x):
 
 class _Shaped:
     """Just enough of a Tensor (data) for fit_gradient to sum broadcasting away."""
-    __slots__ = ("data",)
+    __slots__ = ("_data",)
 
     def __init__(self, array):
-        self.data = np.asarray(array, dtype=np.float64)
+        self._data = np.asarray(array, dtype=np.float64)
 
 
 def _numeric(forward, args, i, g, eps):

@@ -102,7 +102,7 @@ def check_accumulation(t):
             producer = getattr(x, "grad_fn", None)
             if producer is None:
                 continue
-            if producer in autograd.backward_roots and x.data.size == 1:
+            if producer in autograd.backward_roots and x._data.size == 1:
                 found = True    # a one-element tensor a backward started from: a used loss
             else:
                 earlier = producer
@@ -128,4 +128,6 @@ def reset():
     global _oldest, _size, _growing, _alive_check_at
     _warned.clear()
     _oldest, _size, _growing = None, 0, 0
-    _alive_check_at = ALIVE_USED_LOSSES
+    # Losses already counted (earlier code's, maybe uncollected garbage in cycles) don't count
+    # towards the next check: otherwise it would run at once, find garbage, and back off.
+    _alive_check_at = len(autograd.backward_roots) + ALIVE_USED_LOSSES

@@ -83,7 +83,7 @@ def _array_to_save(key, value):
             if isinstance(value, Mapping) else ""
         raise TypeError(f"save: the value for key {key!r} is a {type(value).__name__}; only Tensors "
                         f"and NumPy arrays can be saved{hint}")
-    array = np.asarray(value.data if isinstance(value, Tensor) else value)
+    array = np.asarray(value._data if isinstance(value, Tensor) else value)
     if (array.dtype.kind, array.dtype.itemsize) not in _NAME_OF:
         raise TypeError(f"save: the value for key {key!r} has dtype {array.dtype}, which the "
                         f"safetensors format can't hold")

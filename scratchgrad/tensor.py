@@ -26,13 +26,14 @@ class Size(int):
 
 class Tensor:
     """An n-dimensional array that can record the operations applied to it."""
+    # _data: the NumPy array (.data is a Tensor, as in PyTorch); _grad: what .grad returns;
     # _storage: the version counter shared with views (versions.Storage), None until needed;
     # _view: (base, steps) for a view of another tensor's memory (see ops/inplace.py), or None.
-    __slots__ = ("__weakref__", "_grad", "_storage", "_view", "data", "grad_fn", "requires_grad")
+    __slots__ = ("__weakref__", "_data", "_grad", "_storage", "_view", "grad_fn", "requires_grad")
     __hash__ = object.__hash__  # == is elementwise, so hashing is by identity, as in PyTorch
 
     def __init__(self, data, dtype=None, requires_grad=False):
-        self.data = to_array(data, dtype)
+        self._data = to_array(data, dtype)
         self._storage = self._view = None
         self._grad = None
         self.grad_fn = None
@@ -44,7 +45,7 @@ class Tensor:
     def _wrap(data):
         """Internal fast constructor: data is already a NumPy array (or NumPy scalar)."""
         t = Tensor.__new__(Tensor)
-        t.data = data
+        t._data = data
         t._storage = t._view = None
         t.requires_grad = False
         t._grad = None
@@ -52,13 +53,26 @@ class Tensor:
         return t
 
     # ------------------------------------------------------------ attributes
-    shape = property(lambda self: self.data.shape)
-    ndim = property(lambda self: self.data.ndim)
-    dtype = property(lambda self: self.data.dtype)
-    size = property(lambda self: Size(self.data.shape))
+    shape = property(lambda self: self._data.shape)
+    ndim = property(lambda self: self._data.ndim)
+    dtype = property(lambda self: self._data.dtype)
+    size = property(lambda self: Size(self._data.shape))
     is_leaf = property(lambda self: self.grad_fn is None)
     T = property(lambda self: ops.permute(self, tuple(range(self.ndim - 1, -1, -1))))
     mT = property(lambda self: ops.transpose(self, -2, -1))
+
+    @property
+    def data(self):
+        """The same memory as a tensor outside the graph (no grad, its own version counter):
+        changes through it are invisible to autograd, as with PyTorch's .data."""
+        return Tensor._wrap(self._data)
+
+    @data.setter
+    def data(self, value):
+        """t.data = other: t now holds other's values (sharing other's memory, as in PyTorch)."""
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data: assigned value must be a Tensor, got {type(value).__name__}")
+        self._data = value._data
 
     @property
     def grad(self):
@@ -93,10 +107,10 @@ class Tensor:
         versions.note_write(self)
 
     def dim(self):
-        return self.data.ndim
+        return self._data.ndim
 
     def numel(self):
-        return int(self.data.size)
+        return int(self._data.size)
 
     # ------------------------------------------------------------ conversion
     def numpy(self):
@@ -105,9 +119,9 @@ class Tensor:
             raise GraphError("numpy: can't call numpy() on a tensor that requires grad: its "
                              "values would escape autograd's version checks. Use "
                              "tensor.detach().numpy() instead.")
-        if type(self.data) is not np.ndarray:  # a NumPy scalar: make it memory we can share
-            self.data = np.asarray(self.data)
-        return self.data
+        if type(self._data) is not np.ndarray:  # a NumPy scalar: make it memory we can share
+            self._data = np.asarray(self._data)
+        return self._data
 
     def __array__(self, dtype=None, copy=None):
         array = self.numpy()
@@ -117,20 +131,20 @@ class Tensor:
 
     def __format__(self, spec):
         """f"{t:.3f}" formats a one-element tensor like its number, as in PyTorch."""
-        if spec and self.data.size == 1:
+        if spec and self._data.size == 1:
             return format(self.item(), spec)
         return format(repr(self), spec)
 
     def item(self):
         if self.grad_fn is not None:
             check_accumulation(self)  # reading a running total: is it a tensor of used losses?
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ShapeError(f"item: only one-element tensors can be converted to a Python number, "
                              f"this one has shape {describe_shape(self.shape)}")
-        return self.data.item() if self.data.ndim == 0 else self.data.reshape(()).item()
+        return self._data.item() if self._data.ndim == 0 else self._data.reshape(()).item()
 
     def tolist(self):
-        return np.asarray(self.data).tolist()
+        return np.asarray(self._data).tolist()
 
     def __float__(self):
         return float(self.item())
@@ -139,13 +153,13 @@ class Tensor:
         return int(self.item())
 
     def __index__(self):
-        if self.dtype.kind not in "iu" or self.data.size != 1:
+        if self.dtype.kind not in "iu" or self._data.size != 1:
             raise TypeError("only one-element integer tensors can be used as an index")
         return int(self.item())
 
     def __bool__(self):
-        if self.data.size != 1:
-            raise RuntimeError(f"bool: a tensor with {self.data.size} elements has no single truth "
+        if self._data.size != 1:
+            raise RuntimeError(f"bool: a tensor with {self._data.size} elements has no single truth "
                                "value; use .any() or .all()")
         return bool(self.item())
 
@@ -162,9 +176,9 @@ class Tensor:
     def __repr__(self):
         if self.grad_fn is not None:
             check_accumulation(self)
-        body = np.array2string(np.asarray(self.data), separator=", ", prefix="tensor(")
+        body = np.array2string(np.asarray(self._data), separator=", ", prefix="tensor(")
         extras = []
-        if self.data.size == 0 and self.ndim > 1:  # "[]" alone would hide the shape
+        if self._data.size == 0 and self.ndim > 1:  # "[]" alone would hide the shape
             extras.append(f"size={describe_shape(self.shape)}")
         if self.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool_):
             extras.append(f"dtype={self.dtype}")
@@ -224,7 +238,7 @@ class Tensor:
 
     def detach(self):
         """The same memory and version counter, cut from the graph (no grad_fn, no grad)."""
-        t = Tensor._wrap(self.data)
+        t = Tensor._wrap(self._data)
         t._storage = versions.storage_of(self)
         return t
 
@@ -340,7 +354,7 @@ def to_array(data, dtype=None):
     if dtype is not None:
         dtype = dtypes.as_dtype(dtype)
     if isinstance(data, Tensor):
-        array = np.array(data.data, dtype=dtype, copy=True)
+        array = np.array(data._data, dtype=dtype, copy=True)
     elif isinstance(data, (np.ndarray, np.generic)):
         array = np.array(data, dtype=dtype, copy=True)
     else:

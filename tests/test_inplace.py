@@ -433,7 +433,42 @@ def max_keepdim_gradient(L):
     return out.values, out.indices, x.grad
 
 
+def write_through_data_is_not_tracked(L):
+    w = leaf(L, [1., 2.])
+    y = (w * w).sum()
+    w.data.add_(1)   # .data: shared memory, its own version counter, as in PyTorch
+    y.backward()
+    return w.grad, w, w._version
+
+
+def assign_data(L):
+    w = leaf(L, [1., 2.])
+    w.data = L.tensor([5., 6.])
+    (w * w).sum().backward()
+    return w.grad
+
+
+def data_shares_memory(L):
+    w = leaf(L, [1., 2.])
+    d = w.data
+    d.mul_(3)
+    return w, d.requires_grad
+
+
+def asarray_of_tensor_requiring_grad(L):
+    w = leaf(L, [1., 2.])
+    return np.asarray(w)
+
+
+def numpy_of_plain_tensor_shares_memory(L):
+    t = plain(L, [1., 2.])
+    t.numpy()[0] = 7.
+    return t
+
+
 SCENARIOS = [
+    write_through_data_is_not_tracked, assign_data, data_shares_memory,
+    asarray_of_tensor_requiring_grad, numpy_of_plain_tensor_shares_memory,
     saved_input_modified, unsaved_input_modified, mask_filled_after_use,
     weight_changed_under_no_grad, weight_changed_after_backward, linear_input_modified,
     leaf_in_place_in_graph, leaf_in_place_under_no_grad, view_of_leaf_in_place, setitem_on_leaf,

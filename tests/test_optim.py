@@ -516,14 +516,18 @@ def test_100_steps_with_groups_and_a_changed_lr_match_torch(name, first, second,
 
 
 def test_updates_stay_in_the_parameters_memory():
-    """The optimiser writes into each parameter's own array: aliases see the new values."""
+    """The optimiser writes into each parameter's own memory: detached aliases see the new
+    values, and each step bumps the parameter's version."""
     for name in ("SGD", "Adam", "AdamW"):
         params = sg_params(initial_arrays())
-        memory = [p.data for p in params]
+        aliases = [p.detach() for p in params]
         opt = getattr(sg.optim, name)(params, lr=0.1, **({"momentum": 0.9} if name == "SGD" else {}))
+        versions = [p._version for p in params]
         for x in inputs(steps=2):
             opt.zero_grad()
             loss_fn(params, sg.tensor(x)).backward()
             opt.step()
-        assert all(p.data is m for p, m in zip(params, memory))
-        np.testing.assert_array_equal(memory[0], params[0].detach().numpy())
+        for p, alias, version, start in zip(params, aliases, versions, initial_arrays()):
+            np.testing.assert_array_equal(alias.numpy(), p.detach().numpy())
+            assert not np.array_equal(alias.numpy(), start)
+            assert p._version >= version + 2

@@ -14,6 +14,17 @@ from tests.helpers import Cube, Square, leaf
 HAS_DOT = shutil.which("dot") is not None
 
 
+@pytest.fixture(autouse=True)
+def keeping_gradients(request):
+    """The listings below show gradients: keep them (off by default), except where the test
+    is about that default."""
+    if "keeps_no_gradients" in request.node.name or "keep_gradients_is" in request.node.name:
+        yield
+        return
+    with sg.viz.keep_gradients():
+        yield
+
+
 def chain_rule_example():
     """z = (x² + y)² at x = 2, y = 3: z = 49, dz/dx = 56, dz/dy = 14."""
     x, y = leaf(2.0), leaf(3.0)
@@ -92,16 +103,24 @@ def test_format_of_a_leaf_and_of_a_custom_function():
     assert "%0 = Square(leaf0)" in text and "grad (2,) = [2., 4.]" in text
 
 
-def test_big_graphs_keep_no_node_gradients_and_say_so(monkeypatch):
-    monkeypatch.setattr(autograd, "KEEP_GRADIENTS_UP_TO", 3)
+def test_plain_backward_keeps_no_gradients_and_says_how():
     x = leaf([1.0])
-    y = x
-    for _ in range(5):
-        y = y * 1.5
-    y.sum().backward()
-    text = sg.viz.format(y.sum())
-    assert "gradients are kept for graphs of up to 3 ops" in text
+    y = (x * 1.5).sum()
+    y.backward()
+    text = sg.viz.format(y)
+    assert "with sg.viz.keep_gradients():" in text and "grad" not in text.splitlines()[-1]
     assert x.grad is not None
+    assert y.grad_fn not in autograd.kept_gradients
+
+
+def test_keep_gradients_is_per_call_and_restores():
+    assert not autograd.keeping.gradients
+    with sg.viz.keep_gradients():
+        assert autograd.keeping.gradients
+        with sg.viz.keep_gradients(False):
+            assert not autograd.keeping.gradients
+        assert autograd.keeping.gradients
+    assert not autograd.keeping.gradients
 
 
 # ---------------------------------------------------------------- DOT and pictures

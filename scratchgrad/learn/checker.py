@@ -214,7 +214,7 @@ def _through_the_engine(exercise, backward, xs, g, path):
     class LearnersOp(sg.Function):
         @staticmethod
         def forward(ctx, *inputs):
-            return sg.tensor(forward(*[x.data for x in inputs]))
+            return sg.tensor(forward(*[x._data for x in inputs]))
 
         @staticmethod
         def backward(ctx, grad):
@@ -223,7 +223,7 @@ def _through_the_engine(exercise, backward, xs, g, path):
                 want = np.shape(xs[exercise.inputs.index(name)])
                 if answer.shape != want:
                     raise Mistake(_shape_hint(exercise, name, answer.shape, want,
-                                              np.shape(grad.data)))
+                                              np.shape(grad._data)))
             return tuple(sg.tensor(answers[n]) if n in answers else None for n in exercise.inputs)
 
     LearnersOp.__name__ = exercise.name

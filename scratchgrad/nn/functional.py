@@ -47,7 +47,7 @@ def linear(x, weight, bias=None):
     if x.dtype != weight.dtype or (bias is not None and bias.dtype != weight.dtype):
         out = x @ weight.T  # mixed dtypes: the general ops apply PyTorch's promotion rules
         return out if bias is None else out + _same_rank(bias, out)
-    args = (x.data, weight.data, None if bias is None else bias.data)
+    args = (x._data, weight._data, None if bias is None else bias._data)
     return apply(P.linear, (x, weight, bias), args)
 
 
@@ -90,12 +90,12 @@ def embedding(indices, weight, padding_idx=None):
     if indices.dtype.kind not in "iu":
         raise DTypeError(f"embedding: indices must be integers, got {indices.dtype}")
     n = weight.shape[0]
-    if indices.data.size and (indices.data.min() < 0 or indices.data.max() >= n):
-        bad = indices.data[(indices.data < 0) | (indices.data >= n)].flat[0]
+    if indices._data.size and (indices._data.min() < 0 or indices._data.max() >= n):
+        bad = indices._data[(indices._data < 0) | (indices._data >= n)].flat[0]
         raise IndexError(f"embedding: index {int(bad)} is out of range for {n} embeddings")
     rows = weight[indices]
     if padding_idx is not None:
-        keep = Tensor._wrap((indices.data != padding_idx)[..., None])
+        keep = Tensor._wrap((indices._data != padding_idx)[..., None])
         rows = where(keep, rows, rows.detach())
     return rows
 
@@ -187,7 +187,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     padding = _conv_padding(padding, tuple(kernel), stride, dilation)
     window = C.Window(tuple(kernel), stride, padding, dilation)
     _check_kernel_fits("conv2d", x, window)
-    args = (x.data, weight.data, None if bias is None else bias.data)
+    args = (x._data, weight._data, None if bias is None else bias._data)
     out = apply(C.conv2d, (x, weight, bias), args, {"window": window, "groups": int(groups)})
     return _unbatch(out, unbatched)
 
@@ -226,7 +226,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     element; on a tie, to the first in the window, row by row, as in PyTorch."""
     x, unbatched = _images("max_pool2d", input)
     window = _pool_window("max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode)
-    out = apply(C.max_pool2d, (x,), (x.data,), {"window": window})
+    out = apply(C.max_pool2d, (x,), (x._data,), {"window": window})
     if not return_indices:
         return _unbatch(out, unbatched)
     return _unbatch(out, unbatched), _unbatch(_flat_indices(x, out, window), unbatched)
@@ -234,7 +234,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 def _flat_indices(x, out, window):
     """Where each window's maximum lies in its (H, W) plane, as PyTorch's row-major flat index."""
-    masks = C.first_max_masks(x.data, out.data, window)
+    masks = C.first_max_masks(x._data, out._data, window)
     offset = sum(k * mask for k, mask in enumerate(masks)).transpose(0, 3, 1, 2)  # (N, C, Ho, Wo)
     kw, (sh, sw), (dh, dw) = window.kernel[1], window.stride, window.dilation
     (top, _), (left, _) = window.padding
@@ -252,10 +252,10 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     window = _pool_window("avg_pool2d", x, kernel_size, stride, padding, 1, ceil_mode)
     if divisor_override is not None and divisor_override <= 0:
         raise ValueRangeError(f"avg_pool2d: divisor_override must be positive, got {divisor_override}")
-    sums = apply(C.window_sum, (x,), (x.data,), {"window": window})
+    sums = apply(C.window_sum, (x,), (x._data,), {"window": window})
     divisor = _pool_divisor(x.shape, window, count_include_pad, divisor_override)
     if x.dtype.kind != "f":  # integers: a truncated mean, as in PyTorch
-        out = Tensor._wrap((sums.data / divisor).astype(x.dtype))
+        out = Tensor._wrap((sums._data / divisor).astype(x.dtype))
     else:
         out = sums / Tensor._wrap(np.asarray(divisor, dtype=x.dtype))
     return _unbatch(out, unbatched)
@@ -308,11 +308,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         out = centred * (variance + eps) ** -0.5
         if running_mean is not None:
             with no_grad():
-                _move_towards(running_mean, mean.data.reshape(-1), momentum)
-                _move_towards(running_var, variance.data.reshape(-1) * (count / (count - 1)), momentum)
+                _move_towards(running_mean, mean._data.reshape(-1), momentum)
+                _move_towards(running_var, variance._data.reshape(-1) * (count / (count - 1)), momentum)
     else:
-        mean = np.reshape(running_mean.data, per_channel).astype(x.dtype)
-        scale = 1 / np.sqrt(np.reshape(running_var.data, per_channel).astype(x.dtype) + eps)
+        mean = np.reshape(running_mean._data, per_channel).astype(x.dtype)
+        scale = 1 / np.sqrt(np.reshape(running_var._data, per_channel).astype(x.dtype) + eps)
         out = (x - Tensor._wrap(mean)) * Tensor._wrap(scale.astype(x.dtype))
     if weight is not None:
         out = out * weight.reshape(per_channel)
@@ -321,8 +321,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 
 def _move_towards(running, value, momentum):
     """running ← (1 - momentum)·running + momentum·value, in place (state dicts share the array)."""
-    running.data *= 1 - momentum
-    running.data += momentum * value.astype(running.dtype)
+    running._data *= 1 - momentum
+    running._data += momentum * value.astype(running.dtype)
 
 
 # ---------------------------------------------------------------- losses
@@ -365,7 +365,7 @@ def _class_weights(name, target, n_classes, weight, ignore_index):
     Picking log-probabilities by multiplying with this constant (instead of indexing) keeps
     backward a plain product, with no scatter.
     """
-    t = target.data
+    t = target._data
     if t.dtype.kind not in "iu":
         raise DTypeError(f"{name}: class targets must be integers (int64), got {t.dtype}; "
                          "use a float target of the input's shape for class probabilities")
@@ -376,7 +376,7 @@ def _class_weights(name, target, n_classes, weight, ignore_index):
         if bad.any():
             raise IndexError(f"{name}: target {int(t[bad].flat[0])} is out of bounds for "
                              f"{n_classes} classes")
-    w = np.ones(n_classes) if weight is None else np.asarray(as_tensor(weight).data, np.float64)
+    w = np.ones(n_classes) if weight is None else np.asarray(as_tensor(weight)._data, np.float64)
     if w.shape != (n_classes,):
         raise ShapeError(f"{name}: weight has shape {describe_shape(w.shape)}, expected "
                          f"({n_classes},)")
@@ -435,7 +435,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     picks, w = _class_weights("cross_entropy", target, n_classes, weight, ignore_index)
     soft = picks
     if label_smoothing:  # each target becomes (1 - ε) on its class plus ε/C on every class
-        valid = target.data != ignore_index
+        valid = target._data != ignore_index
         soft = picks * (1 - label_smoothing) + (w * valid[..., None]) * (label_smoothing / n_classes)
     losses = _softmax_cross_entropy(logits, Tensor._wrap(soft.astype(logits.dtype)))
     if reduction == "mean":
@@ -496,7 +496,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     if input.shape != target.shape:
         raise ShapeError(f"binary_cross_entropy: target shape {describe_shape(target.shape)} "
                          f"must be the same as input shape {describe_shape(input.shape)}")
-    if ((input.data < 0) | (input.data > 1)).any():
+    if ((input._data < 0) | (input._data > 1)).any():
         raise ValueRangeError("binary_cross_entropy: every input must be a probability in "
                               "[0, 1]; for logits use binary_cross_entropy_with_logits")
     losses = _binary_cross_entropy(input, target)
@@ -507,7 +507,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
 
 def one_hot(indices, num_classes=-1):
     """int64 one-hot rows for integer class indices."""
-    t = as_tensor(indices).data
+    t = as_tensor(indices)._data
     if t.dtype.kind not in "iu":
         raise DTypeError(f"one_hot: indices must be integers, got {t.dtype}")
     n = (int(t.max()) + 1 if t.size else 0) if num_classes == -1 else num_classes

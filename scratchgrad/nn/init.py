@@ -12,10 +12,10 @@ from scratchgrad.errors import ShapeError, describe_shape
 
 def _fill(tensor, values):
     """Write values into the tensor's own array (no graph: initialisation isn't differentiable)."""
-    if isinstance(tensor.data, np.ndarray) and tensor.data.flags.writeable:
-        np.copyto(tensor.data, values, casting="unsafe")
+    if isinstance(tensor._data, np.ndarray) and tensor._data.flags.writeable:
+        np.copyto(tensor._data, values, casting="unsafe")
     else:
-        tensor.data = np.array(values, dtype=tensor.dtype).reshape(tensor.shape)
+        tensor._data = np.array(values, dtype=tensor.dtype).reshape(tensor.shape)
     return tensor
 
 

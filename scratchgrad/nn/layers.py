@@ -49,7 +49,7 @@ class Embedding(Module):
         self.weight = _empty(num_embeddings, embedding_dim, dtype=dtype)
         init.normal_(self.weight)
         if padding_idx is not None:
-            self.weight.data[padding_idx] = 0
+            self.weight._data[padding_idx] = 0
 
     def forward(self, indices):
         return F.embedding(indices, self.weight, self.padding_idx)

@@ -17,8 +17,8 @@ class Parameter(Tensor):
         if data is None:
             data = np.empty(0, dtype=dtypes.default_float)
         # Share the tensor's array (as PyTorch shares storage); lists and numbers are converted.
-        array = data.data if isinstance(data, Tensor) else Tensor(data).data
-        self.data = np.asarray(array)
+        array = data._data if isinstance(data, Tensor) else Tensor(data)._data
+        self._data = np.asarray(array)
         self._storage = self._view = None
         self._grad = None
         self.grad_fn = None
@@ -37,7 +37,7 @@ class StateDictError(RuntimeError):
 
 
 def _array(value):
-    return value.data if isinstance(value, Tensor) else np.asarray(value)
+    return value._data if isinstance(value, Tensor) else np.asarray(value)
 
 
 class Module:
@@ -174,7 +174,7 @@ class Module:
             if set_to_none or p.grad is None:
                 p.grad = None
             else:
-                p.grad = Tensor._wrap(np.zeros_like(p.data))
+                p.grad = Tensor._wrap(np.zeros_like(p._data))
 
     def train(self, mode=True):
         for module in self.modules():
@@ -203,9 +203,9 @@ class Module:
             for table in (module._parameters, module._buffers):
                 for value in table.values():
                     if value is not None and value.dtype.kind == "f":
-                        value.data = value.data.astype(dtype)
+                        value._data = value._data.astype(dtype)
                         if value.grad is not None:
-                            value.grad = Tensor._wrap(value.grad.data.astype(dtype))
+                            value.grad = Tensor._wrap(value.grad._data.astype(dtype))
         return self
 
     def float(self):
@@ -258,7 +258,7 @@ class Module:
         with no_grad():
             for key, target in own.items():
                 if key in state_dict:
-                    target.data = np.array(_array(state_dict[key]), dtype=target.dtype, copy=True)
+                    target._data = np.array(_array(state_dict[key]), dtype=target.dtype, copy=True)
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------ display

@@ -39,7 +39,7 @@ def as_tensor(x):
 
 
 def _raw(x):
-    return x.data if isinstance(x, Tensor) else x
+    return x._data if isinstance(x, Tensor) else x
 
 
 # ---------------------------------------------------------------- elementwise: dtypes and broadcasting
@@ -48,14 +48,14 @@ def _operands(a, b):
     """The raw values of a and b, cast where needed so NumPy's result dtype is PyTorch's."""
     ta, tb = type(a), type(b)
     if isinstance(a, Tensor):
-        ad = a.data
+        ad = a._data
         if isinstance(b, Tensor):
-            if ad.dtype is b.data.dtype:
-                return ad, b.data
+            if ad.dtype is b._data.dtype:
+                return ad, b._data
         elif (tb is float and ad.dtype.kind == "f") or (tb is int and ad.dtype.kind in "fi"):
             return ad, _constants.get((b, ad.dtype)) or _constant(b, ad.dtype)
     elif isinstance(b, Tensor):
-        bd = b.data
+        bd = b._data
         if (ta is float and bd.dtype.kind == "f") or (ta is int and bd.dtype.kind in "fi"):
             return _constants.get((a, bd.dtype)) or _constant(a, bd.dtype), bd
     return _promoted(a, b)
@@ -95,7 +95,7 @@ def _promoted(*values):
 def _constant_array(v):
     if isinstance(v, (np.ndarray, np.generic)):
         return np.asarray(v)
-    return Tensor(v).data
+    return Tensor(v)._data
 
 
 def _is_float(v):
@@ -117,9 +117,9 @@ def elementwise_function(op, doc, refuse=None):
         # The two commonest cases first, inline (the hot path of every small network):
         # tensors of one dtype, and a tensor with a Python float seen before.
         if isinstance(a, Tensor):
-            ad = a.data
-            if isinstance(b, Tensor) and ad.dtype is b.data.dtype:
-                bd = b.data
+            ad = a._data
+            if isinstance(b, Tensor) and ad.dtype is b._data.dtype:
+                bd = b._data
             elif type(b) is not float or (bd := _constants.get((b, ad.dtype))) is None:
                 ad, bd = _operands(a, b)
         else:
@@ -129,7 +129,7 @@ def elementwise_function(op, doc, refuse=None):
         # What record() does, inlined: this is the hottest path of a small network's forward.
         out = _new(Tensor)
         try:
-            out.data = forward(ad, bd)
+            out._data = forward(ad, bd)
         except ValueError as exc:
             raise _shape_clash(op.name, exc, np.shape(ad), np.shape(bd)) from None
         except TypeError:  # NumPy refuses e.g. bool - bool
@@ -209,8 +209,8 @@ def neg(x):
     """-x"""
     x = as_tensor(x)
     if x.dtype == dtypes.bool_:
-        raise _dtype_clash("neg", x.data)
-    return apply(P.neg, (x,), (x.data,))
+        raise _dtype_clash("neg", x._data)
+    return apply(P.neg, (x,), (x._data,))
 
 
 def where(cond, a, b):
@@ -260,7 +260,7 @@ def _float_function(op, doc):
     def float_function(x):
         if not isinstance(x, Tensor):
             x = Tensor(x)
-        xd = x.data
+        xd = x._data
         if xd.dtype.kind != "f":
             xd = xd.astype(dtypes.default_float)
         return record(op, forward(xd), (x,), (xd,))
@@ -286,19 +286,19 @@ def _numeric(name, x):
     """x as a Tensor, refusing bools where PyTorch does (abs, relu, argmax, softmax)."""
     x = as_tensor(x)
     if x.dtype == dtypes.bool_:
-        raise _dtype_clash(name, x.data)
+        raise _dtype_clash(name, x._data)
     return x
 
 
 def abs(x):
     x = _numeric("abs", x)
-    return apply(P.abs, (x,), (x.data,))
+    return apply(P.abs, (x,), (x._data,))
 
 
 def relu(x):
     """max(x, 0); the gradient at 0 is 0, as in PyTorch."""
     x = _numeric("relu", x)
-    return apply(P.relu, (x,), (x.data,))
+    return apply(P.relu, (x,), (x._data,))
 
 
 def leaky_relu(x, negative_slope=0.01):
@@ -353,14 +353,14 @@ def cast(x, dtype):
     dtype = dtypes.as_dtype(dtype)
     if x.dtype == dtype:
         return x
-    out = apply(P.cast, (x,), (x.data,), {"dtype": dtype})
+    out = apply(P.cast, (x,), (x._data,), {"dtype": dtype})
     if dtype.kind != "f" and out.requires_grad:  # an int result can't carry gradients
         out = out.detach()
     return out
 
 
 def clone(x):
-    return apply(P.copy, (x,), (x.data,))
+    return apply(P.copy, (x,), (x._data,))
 
 
 # ---------------------------------------------------------------- comparisons and logic (no gradient)

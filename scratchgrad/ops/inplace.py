@@ -55,9 +55,9 @@ def _base_of(x):
 
 def _writable(name, x):
     """x's memory, ready to be written in place, or PyTorch's error for memory that can't be."""
-    data = x.data
+    data = x._data
     if type(data) is not np.ndarray:  # a NumPy scalar (0-d result): nothing can alias it
-        data = x.data = np.array(data)
+        data = x._data = np.array(data)
     elif not data.flags.writeable:
         if 0 in data.strides and data.size > 1:
             raise InPlaceError(
@@ -115,7 +115,7 @@ def in_place(name, x, compute, *others):
     memory = _writable(name, x)
     if not recording:
         with no_grad():
-            result = compute(x, *others).data
+            result = compute(x, *others)._data
         _check_fits(name, x, np.asarray(result))
         np.copyto(memory, result, casting="unsafe")
         versions.note_write(x)
@@ -125,8 +125,8 @@ def in_place(name, x, compute, *others):
         return _inplace_on_view(name, x, compute, others)
     at = versions.next_seq()  # the write's time: before the nodes it makes, after those it breaks
     result = compute(_snapshot(x, memory.copy()), *others)
-    _check_fits(name, x, np.asarray(result.data))
-    np.copyto(memory, result.data, casting="unsafe")
+    _check_fits(name, x, np.asarray(result._data))
+    np.copyto(memory, result._data, casting="unsafe")
     versions.note_write(x, at)
     if result.grad_fn is not None:
         versions.rebind(x, result.grad_fn)
@@ -141,14 +141,14 @@ def _inplace_on_view(name, view, compute, others):
     base, steps = view._view
     at = versions.next_seq()
     old_view = P.view_of(base, steps)  # the view as the base now makes it (recorded)
-    result = compute(_snapshot(old_view, view.data.copy()), *others)
-    _check_fits(name, view, np.asarray(result.data))
-    np.copyto(view.data, result.data, casting="unsafe")
+    result = compute(_snapshot(old_view, view._data.copy()), *others)
+    _check_fits(name, view, np.asarray(result._data))
+    np.copyto(view._data, result._data, casting="unsafe")
     versions.note_write(view, at)
     if not (base.requires_grad or result.requires_grad):
         return view
-    new_base = apply(P.copy_slices, (_snapshot(base, base.data), result),
-                     (base.data, result.data), {"steps": steps})
+    new_base = apply(P.copy_slices, (_snapshot(base, base._data), result),
+                     (base._data, result._data), {"steps": steps})
     versions.rebind(base, new_base.grad_fn)
     versions.rebind(view, P.view_of(base, steps).grad_fn)
     _refresh_views(base, view)
@@ -172,7 +172,7 @@ def setitem(x, key, value, index_key):
         or (isinstance(value, Tensor) and value.requires_grad))
     if not recording:
         memory = _writable("setitem", x)
-        raw = value.data if isinstance(value, Tensor) else value
+        raw = value._data if isinstance(value, Tensor) else value
         try:
             memory[key] = raw
         except (IndexError, ValueError, TypeError) as exc:
@@ -186,7 +186,7 @@ def _index_put(x, value, key):
     """x with x[key] = value, out of place (recorded)."""
     v = value if isinstance(value, Tensor) else Tensor(value, dtype=x.dtype)
     try:
-        return apply(P.index_put, (x, v), (x.data, v.data), {"key": key})
+        return apply(P.index_put, (x, v), (x._data, v._data), {"key": key})
     except (IndexError, ValueError, TypeError) as exc:
         raise type(exc)(f"setitem: {exc} (tensor of shape {describe_shape(x.shape)}, value "
                         f"of shape {describe_shape(v.shape)})") from None
@@ -251,7 +251,7 @@ def fill_(x, value):
         raise ShapeError(f"fill_: the value must be a number or a 0-d tensor, got shape "
                          f"{describe_shape(value.shape)}")
     if not (grad_mode.enabled and (x.requires_grad or isinstance(value, Tensor))):
-        _writable("fill_", x)[...] = value.data if isinstance(value, Tensor) else value
+        _writable("fill_", x)[...] = value._data if isinstance(value, Tensor) else value
         versions.note_write(x)
         return x
     return in_place("fill_", x, _overwrite, value)

@@ -73,7 +73,7 @@ _FUNCTIONS = {
 def _plain(value):
     """Tensors (also inside lists and tuples) as NumPy arrays, for NumPy functions we don't map."""
     if isinstance(value, Tensor):
-        return value.data
+        return value._data
     if isinstance(value, (list, tuple)):
         return type(value)(_plain(v) for v in value)
     return value

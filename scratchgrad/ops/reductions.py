@@ -54,7 +54,7 @@ def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):
     if dtype is not None:
         x = cast(x, dtype)
     axes, keepdims = _reduction_axes("sum", x, axis, keepdims, dim, keepdim)
-    xd = x.data
+    xd = x._data
     if xd.dtype.kind in "bu" or xd.dtype == dtypes.int32:
         xd = xd.astype(dtypes.int64)  # PyTorch sums bools and ints as int64
     return apply(P.sum, (x,), (xd,), {"axis": axes, "keepdims": keepdims})
@@ -97,10 +97,10 @@ def _variance(name, x, axis, unbiased, keepdims, correction, dim, keepdim):
 def _extremum(op, x, axis, keepdims, dim, keepdim):
     x = as_tensor(x)
     axes, keepdims = _reduction_axes(op.name, x, axis, keepdims, dim, keepdim)
-    if x.data.size == 0 and (axis is None and dim is None or _reduced_count(x, axes) == 0):
+    if x._data.size == 0 and (axis is None and dim is None or _reduced_count(x, axes) == 0):
         raise ShapeError(f"{op.name}: can't reduce an empty tensor of shape "
                          f"{describe_shape(x.shape)} over axis {axes}: there is no identity")
-    return apply(op, (x,), (x.data,), {"axis": axes, "keepdims": keepdims})
+    return apply(op, (x,), (x._data,), {"axis": axes, "keepdims": keepdims})
 
 
 # What max/min with an int dim return, as PyTorch's torch.return_types.max: a (values,
@@ -141,7 +141,7 @@ def _extremum_along(arg, result, x, dim, keepdim):
     if x.shape[axis] == 0:
         raise ShapeError(f"{name}: can't reduce an empty dimension: dim {dim} of a tensor of "
                          f"shape {describe_shape(x.shape)} has size 0")
-    indices = arg(x.data, axis=axis, keepdims=True)
+    indices = arg(x._data, axis=axis, keepdims=True)
     key = tuple(indices if i == axis else
                 np.arange(n).reshape([-1 if j == i else 1 for j in range(x.ndim)])
                 for i, n in enumerate(x.shape))
@@ -166,7 +166,7 @@ def prod(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """Π over the given axes."""
     x = as_tensor(x)
     axes, keepdims = _reduction_axes("prod", x, axis, keepdims, dim, keepdim)
-    xd = x.data.astype(dtypes.int64) if x.dtype.kind in "bu" else x.data
+    xd = x._data.astype(dtypes.int64) if x.dtype.kind in "bu" else x._data
     return apply(P.prod, (x,), (xd,), {"axis": axes, "keepdims": keepdims})
 
 
@@ -176,7 +176,7 @@ def _shifted(x, axes):
     Shifting by the max keeps exp from overflowing; since the shift's derivative cancels
     out of logsumexp and softmax exactly, m is detached (no gradient through it).
     """
-    m = np.max(x.data, axis=axes, keepdims=True) if x.data.size else np.zeros(())
+    m = np.max(x._data, axis=axes, keepdims=True) if x._data.size else np.zeros(())
     return x - Tensor._wrap(np.where(np.isfinite(m), m, 0)), m
 
 
@@ -198,7 +198,7 @@ def softmax(x, axis=-1, *, dim=None):
     """exp(x) / Σ exp(x) along an axis, computed on x - max(x) so exp can't overflow."""
     x = as_tensor(x)
     if x.dtype.kind != "f":
-        raise _dtype_clash("softmax", x.data)  # as PyTorch: softmax of integers isn't defined
+        raise _dtype_clash("softmax", x._data)  # as PyTorch: softmax of integers isn't defined
     axis = normalize_axis("softmax", axis if dim is None else dim, x.ndim)
     e = exp(_shifted(x, (axis,) if x.ndim else ())[0])
     return e / sum(e, axis, keepdims=True)
@@ -212,7 +212,7 @@ def log_softmax(x, axis=-1, *, dim=None):
     """
     x = as_tensor(x)
     if x.dtype.kind != "f":
-        raise _dtype_clash("log_softmax", x.data)  # as PyTorch: log_softmax of integers isn't defined
+        raise _dtype_clash("log_softmax", x._data)  # as PyTorch: log_softmax of integers isn't defined
     axis = normalize_axis("log_softmax", axis if dim is None else dim, x.ndim)
     shifted = _shifted(x, (axis,) if x.ndim else ())[0]
     return shifted - log(sum(exp(shifted), axis, keepdims=True))
@@ -232,14 +232,14 @@ def _arg_extremum(fn, name, x, axis, keepdims, dim, keepdim):
     x = _numeric(name, x)
     axis = axis if dim is None else dim
     keepdims = keepdims if keepdim is None else keepdim
-    if x.data.size == 0:
+    if x._data.size == 0:
         raise ShapeError(f"{name}: can't take the {name} of an empty tensor of shape "
                          f"{describe_shape(x.shape)}")
     if axis is not None:
         axis = normalize_axis(name, axis, x.ndim)
         if x.ndim == 0:
             axis = None
-    out = fn(x.data, axis=axis, keepdims=keepdims)
+    out = fn(x._data, axis=axis, keepdims=keepdims)
     return Tensor._wrap(np.asarray(out, dtype=dtypes.int64))
 
 

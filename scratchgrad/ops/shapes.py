@@ -36,13 +36,13 @@ def reshape(x, *shape):
     x = as_tensor(x)
     shape = _shape_args("reshape", shape)
     try:
-        out = apply(P.reshape, (x,), (x.data,), {"shape": shape})
+        out = apply(P.reshape, (x,), (x._data,), {"shape": shape})
     except ValueError:
         raise ShapeError(f"reshape: can't reshape a tensor of shape {describe_shape(x.shape)} "
-                         f"({x.data.size} elements) into {describe_shape(shape)}") from None
-    xd = x.data
+                         f"({x._data.size} elements) into {describe_shape(shape)}") from None
+    xd = x._data
     # A view when NumPy could reshape without copying (always, for contiguous memory).
-    if type(xd) is np.ndarray and (xd.flags.c_contiguous or np.may_share_memory(xd, out.data)):
+    if type(xd) is np.ndarray and (xd.flags.c_contiguous or np.may_share_memory(xd, out._data)):
         inplace.as_view(out, x, P.reshape, {"shape": shape})
     return out
 
@@ -72,7 +72,7 @@ def permute(x, *axes):
         raise AxisError(f"permute: {axes} is not a permutation of the {x.ndim} dimensions "
                         f"of a tensor of shape {describe_shape(x.shape)}")
     params = {"axes": normalized}
-    return inplace.as_view(apply(P.permute, (x,), (x.data,), params), x, P.permute, params)
+    return inplace.as_view(apply(P.permute, (x,), (x._data,), params), x, P.permute, params)
 
 
 def transpose(x, dim0, dim1):
@@ -121,7 +121,7 @@ def broadcast_to(x, *shape):
     shape = _shape_args("broadcast_to", shape)
     params = {"shape": shape}
     try:
-        out = apply(P.broadcast_to, (x,), (x.data,), params)
+        out = apply(P.broadcast_to, (x,), (x._data,), params)
     except ValueError:
         raise broadcast_error("broadcast_to", x.shape, shape) from None
     return inplace.as_view(out, x, P.broadcast_to, params)
@@ -148,7 +148,7 @@ def _index_key(key):
 
 def _index_part(k):
     if isinstance(k, Tensor):
-        return np.asarray(k.data)
+        return np.asarray(k._data)
     if isinstance(k, list):
         return np.asarray([int(i) if isinstance(i, Tensor) else i for i in k])
     return k
@@ -162,17 +162,17 @@ def index(x, key):
     key = _index_key(key)
     params = {"key": key}
     try:
-        out = apply(P.index, (x,), (x.data,), params)
+        out = apply(P.index, (x,), (x._data,), params)
     except IndexError as exc:
         raise IndexError(f"index: {exc} (tensor of shape {describe_shape(x.shape)})") from None
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"index: can't index a tensor of shape {describe_shape(x.shape)} with "
                         f"{key!r}: {exc}") from None
-    if P._has_array_index(key) or type(x.data) is not np.ndarray:
+    if P._has_array_index(key) or type(x._data) is not np.ndarray:
         return out
-    if type(out.data) is not np.ndarray:  # NumPy gives a scalar for x[0] of a vector: a 0-d view
+    if type(out._data) is not np.ndarray:  # NumPy gives a scalar for x[0] of a vector: a 0-d view
         params["key"] = key = (key if type(key) is tuple else (key,)) + (Ellipsis,)
-        out.data = x.data[key]
+        out._data = x._data[key]
     return inplace.as_view(out, x, P.index, params)
 
 
@@ -257,4 +257,4 @@ def pad(x, pad, mode="constant", value=0):
                      for (b, a), n in zip(widths, x.shape))
         x = index(x, crop)
         widths = [(builtins.max(b, 0), builtins.max(a, 0)) for b, a in widths]
-    return apply(P.pad, (x,), (x.data,), {"widths": tuple(widths), "value": value})
+    return apply(P.pad, (x,), (x._data,), {"widths": tuple(widths), "value": value})

@@ -110,10 +110,10 @@ class Optimizer:
                     continue
                 g.grad_fn = None  # detach in place, as PyTorch's detach_()
                 g.requires_grad = False
-                if isinstance(g.data, np.ndarray) and g.data.flags.writeable:
-                    g.data.fill(0)
+                if isinstance(g._data, np.ndarray) and g._data.flags.writeable:
+                    g._data.fill(0)
                 else:
-                    g.data = np.zeros_like(g.data)
+                    g._data = np.zeros_like(g._data)
 
     def step(self, closure=None):
         """Update the parameters from their .grad; a closure re-evaluates and returns the loss."""
@@ -190,15 +190,8 @@ class Optimizer:
         self.param_groups = new_groups
 
 
-def _bump_version(p):
-    """Tell the engine that p changed in place (its version counter), where it keeps one."""
-    bump = getattr(p, "_bump_version", None)
-    if bump is not None:
-        bump()
-
-
 def _array(value):
-    return value.data if isinstance(value, Tensor) else np.asarray(value)
+    return value._data if isinstance(value, Tensor) else np.asarray(value)
 
 
 def _step_dtype():
@@ -260,7 +253,7 @@ class SGD(Optimizer):
                 if p.grad is None:
                     continue
                 # owned: whether g is a temporary of ours that may be changed in place
-                g, owned = _regularised_gradient(p, p.grad.data, weight_decay, maximize)
+                g, owned = _regularised_gradient(p, p.grad._data, weight_decay, maximize)
 
                 if momentum != 0:
                     state = self.state[p]
@@ -269,27 +262,27 @@ class SGD(Optimizer):
                         buf = Tensor._wrap(np.array(g, dtype=p.dtype, copy=True))
                         state["momentum_buffer"] = buf
                     else:
-                        b = buf.data
+                        b = buf._data
                         b *= momentum
                         b += g if dampening == 0 else (1 - dampening) * g
                     if nesterov:
-                        g, owned = buf.data * momentum + g, True
+                        g, owned = buf._data * momentum + g, True
                     else:
-                        g, owned = buf.data, False
+                        g, owned = buf._data, False
 
                 if owned:
                     g *= lr
-                    np.subtract(p.data, g, out=p.data)
+                    p._data -= g
                 else:
-                    np.subtract(p.data, lr * g, out=p.data)
-                _bump_version(p)
+                    p._data -= lr * g
+                p._bump_version()
         return loss
 
 
 def _regularised_gradient(p, g, weight_decay, maximize):
     """(g, or -g when maximising) + weight_decay·p, and whether that is a new array of ours."""
     if weight_decay != 0:
-        decayed = p.data * weight_decay
+        decayed = p._data * weight_decay
         if maximize:
             decayed -= g
         else:
@@ -332,10 +325,10 @@ class Adam(Optimizer):
     def _init_state(self, p, amsgrad):
         state = self.state[p]
         state["step"] = Tensor._wrap(np.zeros((), dtype=_step_dtype()))
-        state["exp_avg"] = Tensor._wrap(np.zeros_like(p.data))
-        state["exp_avg_sq"] = Tensor._wrap(np.zeros_like(p.data))
+        state["exp_avg"] = Tensor._wrap(np.zeros_like(p._data))
+        state["exp_avg_sq"] = Tensor._wrap(np.zeros_like(p._data))
         if amsgrad:
-            state["max_exp_avg_sq"] = Tensor._wrap(np.zeros_like(p.data))
+            state["max_exp_avg_sq"] = Tensor._wrap(np.zeros_like(p._data))
         return state
 
     def step(self, closure=None):
@@ -357,23 +350,22 @@ class Adam(Optimizer):
                 state = self.state[p]
                 if not state:
                     state = self._init_state(p, amsgrad)
-                g = p.grad.data
-                step_t = state["step"].data
+                g = p.grad._data
+                step_t = state["step"]._data
                 step_t[()] = float(step_t) + 1  # ten times faster than step_t += 1 on a 0-d array
 
                 if weight_decay != 0 and decoupled:
-                    np.multiply(p.data, 1 - lr * weight_decay, out=p.data)
+                    p._data *= 1 - lr * weight_decay
                     g = np.negative(g) if maximize else g
                 else:
                     g, _ = _regularised_gradient(p, g, weight_decay, maximize)
 
                 if amsgrad and "max_exp_avg_sq" not in state:  # amsgrad switched on later
-                    state["max_exp_avg_sq"] = Tensor._wrap(np.zeros_like(p.data))
-                update = _adam_update(g, state["exp_avg"].data, state["exp_avg_sq"].data,
-                                      state["max_exp_avg_sq"].data if amsgrad else None,
-                                      float(step_t), lr, beta1, beta2, eps)
-                np.add(p.data, update, out=p.data)
-                _bump_version(p)
+                    state["max_exp_avg_sq"] = Tensor._wrap(np.zeros_like(p._data))
+                p._data += _adam_update(g, state["exp_avg"]._data, state["exp_avg_sq"]._data,
+                                       state["max_exp_avg_sq"]._data if amsgrad else None,
+                                       float(step_t), lr, beta1, beta2, eps)
+                p._bump_version()
         return loss
 
 
@@ -392,40 +384,40 @@ class Adam(Optimizer):
         if dtype.kind != "f" or any(p.dtype != dtype or p.grad.dtype != dtype for p in params):
             return False
         states = [self.state[p] for p in params]
-        if len({float(st["step"].data) if st else 0.0 for st in states}) != 1:
+        if len({float(st["step"]._data) if st else 0.0 for st in states}) != 1:
             return False
         m, v = self._flat_buffers(params, states)
-        g = np.concatenate([p.grad.data.ravel() for p in params])
+        g = np.concatenate([p.grad._data.ravel() for p in params])
         for st in states:
-            st["step"].data[()] = float(st["step"].data) + 1
-        update = _adam_update(g, m, v, None, float(states[0]["step"].data), lr, beta1, beta2, eps)
+            st["step"]._data[()] = float(st["step"]._data) + 1
+        update = _adam_update(g, m, v, None, float(states[0]["step"]._data), lr, beta1, beta2, eps)
         start = 0
         for p in params:
-            np.add(p.data, update[start:start + p.data.size].reshape(p.shape), out=p.data)
-            _bump_version(p)
-            start += p.data.size
+            p._data += update[start:start + p._data.size].reshape(p.shape)
+            p._bump_version()
+            start += p._data.size
         return True
 
     def _flat_buffers(self, params, states):
         """exp_avg and exp_avg_sq of all params as two flat arrays whose slices are the states."""
         m = states[0].get("exp_avg") if states[0] else None
-        if m is not None and all(st and st["exp_avg"].data.base is m.data.base
-                                 and st["exp_avg_sq"].data.base is states[0]["exp_avg_sq"].data.base
-                                 for st in states) and m.data.base is not None \
-                and m.data.base.size == sum(p.data.size for p in params):
-            return m.data.base, states[0]["exp_avg_sq"].data.base
+        if m is not None and all(st and st["exp_avg"]._data.base is m._data.base
+                                 and st["exp_avg_sq"]._data.base is states[0]["exp_avg_sq"]._data.base
+                                 for st in states) and m._data.base is not None \
+                and m._data.base.size == sum(p._data.size for p in params):
+            return m._data.base, states[0]["exp_avg_sq"]._data.base
         # First step, or the states were loaded or made per parameter: gather them.
         for p, st in zip(params, states):
             if not st:
                 self._init_state(p, False)
-        flat_m = np.concatenate([st["exp_avg"].data.ravel() for st in states])
-        flat_v = np.concatenate([st["exp_avg_sq"].data.ravel() for st in states])
+        flat_m = np.concatenate([st["exp_avg"]._data.ravel() for st in states])
+        flat_v = np.concatenate([st["exp_avg_sq"]._data.ravel() for st in states])
         start = 0
         for p, st in zip(params, states):
-            window = slice(start, start + p.data.size)
+            window = slice(start, start + p._data.size)
             st["exp_avg"] = Tensor._wrap(flat_m[window].reshape(p.shape))
             st["exp_avg_sq"] = Tensor._wrap(flat_v[window].reshape(p.shape))
-            start += p.data.size
+            start += p._data.size
         return flat_m, flat_v
 
 

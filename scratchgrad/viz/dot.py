@@ -26,8 +26,8 @@ def picture(t):
     for k, step in enumerate(listing):
         lines = [step.call() if step.node is not None else step.name]
         lines.append(describe(step.tensor.shape, step.tensor.dtype))
-        if step.tensor.data.size <= SHOW_VALUES_UP_TO:
-            lines.append(f"data {values(step.tensor.data)}")
+        if step.tensor._data.size <= SHOW_VALUES_UP_TO:
+            lines.append(f"data {values(step.tensor._data)}")
         g = step.grad
         if g is not None:
             lines.append(gradient_text(g))

@@ -31,9 +31,9 @@ class Step:
     def grad(self):
         """The gradient that reached this tensor in the last backward (None if not kept)."""
         if self.node is None:
-            return None if self.tensor.grad is None else self.tensor.grad.data
+            return None if self.tensor.grad is None else self.tensor.grad._data
         g = kept_gradient(self.node)
-        return g.data if isinstance(g, Tensor) else g
+        return g._data if isinstance(g, Tensor) else g
 
     @property
     def summed(self):
@@ -95,7 +95,7 @@ def _input(x, by_id):
         step = by_id.get(id(x))
         if step is not None:
             return Input(step.name, x.shape, x.dtype, step)
-        name = str(x.data.item()) if x.data.size == 1 else f"const{describe_shape(x.shape)}"
+        name = str(x._data.item()) if x._data.size == 1 else f"const{describe_shape(x.shape)}"
         return Input(name, x.shape, x.dtype, None)
     if x is None or isinstance(x, (bool, int, float)):
         return Input(repr(x), None, type(x).__name__, None)
@@ -136,4 +136,4 @@ def values(array):
 
 def _raw(value):
     """A gradient's array (a create_graph gradient is a Tensor that requires grad)."""
-    return value.data if hasattr(value, "grad_fn") else value
+    return value._data if hasattr(value, "grad_fn") else value

@@ -48,11 +48,11 @@ def _header(t, ops, leaves, listing):
     root = t if not isinstance(t, (list, tuple)) else t[-1]
     text = (f"graph of a {describe(root.shape, root.dtype)} tensor: {ops} op"
             f"{'s' if ops != 1 else ''}, {leaves} lea{'ves' if leaves != 1 else 'f'}")
-    if ops > autograd.KEEP_GRADIENTS_UP_TO:
-        text += (f"; gradients are kept for graphs of up to {autograd.KEEP_GRADIENTS_UP_TO} ops "
-                 "(sg.viz.trace shows them for any graph)")
-    elif any(s.node is not None and s.grad is not None for s in listing):
+    if any(s.node is not None and s.grad is not None for s in listing):
         text += "; grad = the gradient that reached each tensor in the last backward"
+    elif root.grad_fn is not None and root.grad_fn in autograd.backward_roots:
+        text += ("; to see each tensor's gradient, run the backward inside "
+                 "`with sg.viz.keep_gradients():` (or sg.viz.trace())")
     return text
 
 

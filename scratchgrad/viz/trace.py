@@ -14,6 +14,7 @@ import numpy as np
 from scratchgrad.autograd import add_backward_watcher, remove_backward_watcher
 from scratchgrad.formulas import rule_formula
 from scratchgrad.viz.graph import gradient_text, steps
+from scratchgrad.viz.keeping import keep_gradients
 
 
 class trace:
@@ -26,9 +27,11 @@ class trace:
 
     def __enter__(self):
         add_backward_watcher(self)
+        self._keeping = keep_gradients()
         return self
 
     def __exit__(self, *exc):
+        self._keeping.__exit__(*exc)
         remove_backward_watcher(self)
 
     def _print(self, text):

@@ -100,7 +100,7 @@ class WeightedRandomSampler(Sampler):
         if not isinstance(replacement, bool):
             raise ValueError(f"WeightedRandomSampler: replacement should be a boolean value, but "  # noqa: TRY004 (PyTorch's type)
                              f"got replacement={replacement}")
-        weights = np.asarray(weights.data if hasattr(weights, "grad_fn") else weights, np.float64)
+        weights = np.asarray(weights.detach() if hasattr(weights, "detach") else weights, np.float64)
         if weights.ndim != 1:
             raise ValueError(f"WeightedRandomSampler: weights should be a 1d sequence but given "
                              f"weights have shape {tuple(weights.shape)}")
