@@ -4,6 +4,7 @@ scratchgrad and PyTorch, timed in the same run.
   4. noisy XOR, MLP 2-16-16-1 tanh, full-batch Adam lr 0.01, 500 steps
   5. digits, MLP 64-128-10 ReLU, Adam lr 1e-3, batches of 64: time per epoch
   6. MNIST-shaped synthetic batches of 128, MLP 784-512-256-10 ReLU, SGD: steps per second
+  (4-6 also by hand in NumPy, floor.py: the floor under the libraries' times)
   7. digits CNN (conv 1->16, pool, conv 16->32, pool, linear), SGD, batches of 64: time per step
   8. MNIST-shaped CNN (conv 1->32, pool, conv 32->64, pool, linear 3136->10), SGD, batches of
      64: time per step, and the share of it that the matrix products alone take (the BLAS floor)
@@ -11,6 +12,7 @@ scratchgrad and PyTorch, timed in the same run.
 import itertools
 import time
 
+import floor
 import numpy as np
 
 
@@ -29,13 +31,19 @@ def mlp_pair(sg, torch, sizes, activation):
     return sg_model, torch_model
 
 
-def race(sg, torch, repeats, data, make_pair, optimizer, lr, loss, flat_output=False):
+def race(sg, torch, repeats, data, make_pair, optimizer, lr, loss, flat_output=False,
+         activation=None):
     """Train the same network in both libraries, one step per (x, y) in data (NumPy arrays);
     make_pair() returns the (scratchgrad, PyTorch) models with identical initial weights.
 
-    Returns the best seconds of each library and whether their final losses agree.
+    Returns the best seconds of each library and whether their final losses agree. With an
+    activation (an MLP), the floor too: the same training by hand in NumPy (floor.py), its
+    seconds and whether its final loss is scratchgrad's to 1e-5.
     """
     results = {}
+    if activation is not None:
+        weights = floor.initial_weights(make_pair()[0])
+        results["floor"] = floor.train(weights, activation, data, optimizer, lr, loss, repeats)
     for lib in (sg, torch):
         batches = [(lib.tensor(x), lib.tensor(y)) for x, y in data]
         loss_fn = getattr(lib.nn.functional, loss)
@@ -53,14 +61,20 @@ def race(sg, torch, repeats, data, make_pair, optimizer, lr, loss, flat_output=F
             runs.append((time.perf_counter() - start, step_loss.item()))
         results[lib] = min(runs)
     (sg_s, sg_loss), (pt_s, pt_loss) = results[sg], results[torch]
-    return sg_s, pt_s, abs(sg_loss - pt_loss) <= 1e-3 * max(1.0, abs(pt_loss)), (sg_loss, pt_loss)
+    agree = abs(sg_loss - pt_loss) <= 1e-3 * max(1.0, abs(pt_loss))
+    if activation is None:
+        return sg_s, pt_s, agree, (sg_loss, pt_loss)
+    floor_s, floor_loss = results["floor"]
+    floor_agrees = abs(floor_loss - sg_loss) <= 1e-5 * max(1.0, abs(sg_loss))
+    return sg_s, pt_s, agree, (sg_loss, pt_loss), (floor_s, floor_agrees, floor_loss)
 
 
 def bench_xor(sg, torch, repeats):
     x, y = sg.data.make_xor(1000, seed=0)
     data = [(x.numpy(), y.numpy())] * 500
     return race(sg, torch, repeats, data, lambda: mlp_pair(sg, torch, [2, 16, 16, 1], "Tanh"),
-                "Adam", 0.01, "binary_cross_entropy_with_logits", flat_output=True)
+                "Adam", 0.01, "binary_cross_entropy_with_logits", flat_output=True,
+                activation="Tanh")
 
 
 def bench_digits_epoch(sg, torch, repeats):
@@ -69,17 +83,17 @@ def bench_digits_epoch(sg, torch, repeats):
     data = [(x_train.numpy()[b], y_train.numpy()[b])
             for b in (order[i:i + 64] for i in range(0, len(order), 64))]
     return race(sg, torch, repeats, data, lambda: mlp_pair(sg, torch, [64, 128, 10], "ReLU"),
-                "Adam", 1e-3, "cross_entropy")
+                "Adam", 1e-3, "cross_entropy", activation="ReLU")
 
 
 def bench_mnist_shaped(sg, torch, repeats, steps=40):
     rng = np.random.default_rng(0)
     data = [(rng.random((128, 784), dtype=np.float32), rng.integers(0, 10, 128))
             for _ in range(steps)]
-    sg_s, pt_s, ok, losses = race(sg, torch, repeats, data,
-                                  lambda: mlp_pair(sg, torch, [784, 512, 256, 10], "ReLU"), "SGD",
-                                  0.01, "cross_entropy")
-    return steps / sg_s, steps / pt_s, ok, losses
+    sg_s, pt_s, ok, losses, (floor_s, floor_ok, floor_loss) = race(
+        sg, torch, repeats, data, lambda: mlp_pair(sg, torch, [784, 512, 256, 10], "ReLU"), "SGD",
+        0.01, "cross_entropy", activation="ReLU")
+    return steps / sg_s, steps / pt_s, ok, losses, (steps / floor_s, floor_ok, floor_loss)
 
 
 # ---------------------------------------------------------------- CNNs (workloads 7 and 8)

@@ -7,12 +7,34 @@ They differ where kinds mix: PyTorch keeps an int tensor times 0.5 in float32
 """
 import numpy as np
 
+from scratchgrad.errors import DTypeError
+
 float16 = np.dtype(np.float16)
 float32 = np.dtype(np.float32)
 float64 = np.dtype(np.float64)
+int8 = np.dtype(np.int8)
+int16 = np.dtype(np.int16)
 int32 = np.dtype(np.int32)
 int64 = np.dtype(np.int64)
+uint8 = np.dtype(np.uint8)
 bool_ = np.dtype(np.bool_)
+
+
+class UnsupportedDType:
+    """A PyTorch dtype name NumPy can't hold (bfloat16): the name exists, so code that only
+    mentions it (a dict of dtypes, an `if` on the hardware) runs; making a tensor with it raises."""
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return f"scratchgrad.{self.name}"
+
+    is_floating_point = True
+
+
+bfloat16 = UnsupportedDType("bfloat16")
 
 default_float = float32
 
@@ -78,6 +100,9 @@ def float_result(dtype):
 
 def as_dtype(dtype):
     """Accept sg.float32, np.float32, 'float32', float, ...; refuse what a tensor can't hold."""
+    if isinstance(dtype, UnsupportedDType) or (isinstance(dtype, str) and "bfloat16" in dtype):
+        raise DTypeError("dtype: bfloat16 is not supported: NumPy has no bfloat16 type, and "
+                         "scratchgrad computes in NumPy; use sg.float32 (or sg.float16)")
     try:
         result = np.dtype(dtype)
     except TypeError:

@@ -124,3 +124,11 @@ class GradcheckError(PointsAtCaller, RuntimeError):
 
 class SerializationError(PointsAtCaller, ValueError, RuntimeError):
     """sg.load found a file that isn't a valid safetensors file (truncated, corrupt, or another format)."""
+
+
+class DeviceError(PointsAtCaller, RuntimeError):
+    """A device other than the CPU was asked for (device="cuda", .to("mps")): scratchgrad runs on CPU."""
+
+
+class IndexRangeError(PointsAtCaller, IndexError, RuntimeError):
+    """An index points outside the tensor (gather, scatter_add, index_select)."""

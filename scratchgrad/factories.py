@@ -1,22 +1,25 @@
-"""Tensor factories and the random number generator behind sg.rand, sg.randn and sg.manual_seed."""
+"""Tensor factories: zeros, ones, full, arange, ..., each taking PyTorch's dtype=, device= and
+requires_grad= (the random ones live in random.py)."""
 import numpy as np
 
 from scratchgrad import dtypes
-from scratchgrad.errors import DTypeError
+from scratchgrad import random as _random
+from scratchgrad.devices import check_device
+from scratchgrad.random import (  # noqa: F401  (sg.factories.rand etc. keep working)
+    manual_seed,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    randperm,
+)
 from scratchgrad.tensor import Tensor
-
-_rng = np.random.default_rng()
-
-
-def manual_seed(seed):
-    """Make sg.rand, sg.randn and everything random in scratchgrad repeatable."""
-    global _rng
-    _rng = np.random.default_rng(int(seed))
 
 
 def generator():
-    """The generator every random function in scratchgrad draws from."""
-    return _rng
+    """The NumPy generator every random function in scratchgrad draws from by default."""
+    return _random.numpy_rng()
 
 
 def _size(name, size):
@@ -42,16 +45,25 @@ def _dtype(dtype, default=dtypes.default_float):
     return default if dtype is None else dtypes.as_dtype(dtype)
 
 
-def zeros(*size, dtype=None, requires_grad=False):
+def zeros(*size, dtype=None, device=None, requires_grad=False):
+    check_device("zeros", device)
     return _finish(np.zeros(_size("zeros", size), _dtype(dtype)), requires_grad)
 
 
-def ones(*size, dtype=None, requires_grad=False):
+def ones(*size, dtype=None, device=None, requires_grad=False):
+    check_device("ones", device)
     return _finish(np.ones(_size("ones", size), _dtype(dtype)), requires_grad)
 
 
-def full(size, fill_value, dtype=None, requires_grad=False):
+def empty(*size, dtype=None, device=None, requires_grad=False):
+    """An uninitialised tensor in PyTorch; here zeros (as cheap, and never garbage)."""
+    check_device("empty", device)
+    return _finish(np.zeros(_size("empty", size), _dtype(dtype)), requires_grad)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False):
     """A tensor filled with fill_value; its dtype follows the value (float32, int64 or bool)."""
+    check_device("full", device)
     if dtype is None:
         dtype = dtypes.result_dtype(fill_value) if isinstance(fill_value, (bool, int, float)) \
             else np.asarray(fill_value).dtype
@@ -59,21 +71,29 @@ def full(size, fill_value, dtype=None, requires_grad=False):
     return _finish(np.full(size, fill_value, _dtype(dtype)), requires_grad)
 
 
-def zeros_like(t, dtype=None, requires_grad=False):
-    return zeros(t.shape, dtype=t.dtype if dtype is None else dtype, requires_grad=requires_grad)
+def zeros_like(t, dtype=None, device=None, requires_grad=False):
+    return zeros(t.shape, dtype=t.dtype if dtype is None else dtype, device=device,
+                 requires_grad=requires_grad)
 
 
-def ones_like(t, dtype=None, requires_grad=False):
-    return ones(t.shape, dtype=t.dtype if dtype is None else dtype, requires_grad=requires_grad)
-
-
-def full_like(t, fill_value, dtype=None, requires_grad=False):
-    return full(t.shape, fill_value, dtype=t.dtype if dtype is None else dtype,
+def ones_like(t, dtype=None, device=None, requires_grad=False):
+    return ones(t.shape, dtype=t.dtype if dtype is None else dtype, device=device,
                 requires_grad=requires_grad)
 
 
-def arange(start, end=None, step=1, dtype=None, requires_grad=False):
+def empty_like(t, dtype=None, device=None, requires_grad=False):
+    return empty(t.shape, dtype=t.dtype if dtype is None else dtype, device=device,
+                 requires_grad=requires_grad)
+
+
+def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
+    return full(t.shape, fill_value, dtype=t.dtype if dtype is None else dtype, device=device,
+                requires_grad=requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
     """start, start+step, ... below end; int64 for int arguments, else float32 (as PyTorch)."""
+    check_device("arange", device)
     if end is None:
         start, end = 0, start
     if step == 0:
@@ -84,51 +104,20 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False):
     return _finish(np.arange(start, end, step).astype(_dtype(dtype)), requires_grad)
 
 
-def linspace(start, end, steps, dtype=None, requires_grad=False):
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     """steps evenly spaced values from start to end, both included."""
+    check_device("linspace", device)
     if int(steps) < 0:
         raise ValueError(f"linspace: steps can't be negative, got {steps}")
     return _finish(np.linspace(start, end, int(steps)).astype(_dtype(dtype)), requires_grad)
 
 
-def eye(n, m=None, dtype=None, requires_grad=False):
+def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    check_device("eye", device)
     return _finish(np.eye(n, m, dtype=_dtype(dtype)), requires_grad)
 
 
-def rand(*size, dtype=None, requires_grad=False):
-    """Uniform on [0, 1)."""
-    dtype = _dtype(dtype)
-    _require_float("rand", dtype)
-    return _finish(_rng.random(_size("rand", size)).astype(dtype), requires_grad)
-
-
-def randn(*size, dtype=None, requires_grad=False):
-    """Standard normal."""
-    dtype = _dtype(dtype)
-    _require_float("randn", dtype)
-    return _finish(_rng.standard_normal(_size("randn", size)).astype(dtype), requires_grad)
-
-
-def randint(low, high=None, size=(), dtype=None):
-    if high is None:
-        low, high = 0, low
-    return _finish(_rng.integers(low, high, _size("randint", (size,))).astype(_dtype(dtype, dtypes.int64)),
-                   False)
-
-
-def rand_like(t, dtype=None, requires_grad=False):
-    return rand(t.shape, dtype=t.dtype if dtype is None else dtype, requires_grad=requires_grad)
-
-
-def randn_like(t, dtype=None, requires_grad=False):
-    return randn(t.shape, dtype=t.dtype if dtype is None else dtype, requires_grad=requires_grad)
-
-
-def _require_float(name, dtype):
-    if dtype.kind != "f":
-        raise DTypeError(f"{name}: needs a floating-point dtype, got {dtype}")
-
-
-def tensor(data, dtype=None, requires_grad=False):
+def tensor(data, dtype=None, device=None, requires_grad=False):
     """A new tensor (a copy) from a number, nested list, NumPy array or Tensor."""
+    check_device("tensor", device)
     return Tensor(data, dtype=dtype, requires_grad=requires_grad)

@@ -8,7 +8,14 @@ import warnings
 import numpy as np
 
 from scratchgrad import autograd, dtypes, versions
-from scratchgrad.errors import DTypeError, GraphError, ShapeError, describe_shape
+from scratchgrad.devices import check_device, cpu, is_device
+from scratchgrad.errors import (
+    AxisError,
+    DTypeError,
+    GraphError,
+    ShapeError,
+    describe_shape,
+)
 from scratchgrad.growth import check_accumulation
 
 
@@ -21,7 +28,13 @@ class Size(int):
         return self
 
     def __call__(self, dim=None):
-        return self.shape if dim is None else self.shape[dim]
+        if dim is None:
+            return self.shape
+        ndim = len(self.shape)
+        if not -ndim <= dim < ndim:
+            raise AxisError(f"size: dimension {dim} is out of range for a tensor of shape "
+                            f"{describe_shape(self.shape)} (expected -{ndim} to {ndim - 1})")
+        return self.shape[dim]
 
 
 class Tensor:
@@ -111,6 +124,25 @@ class Tensor:
 
     def numel(self):
         return int(self._data.size)
+
+    nelement = numel
+
+    # Always the CPU: scratchgrad computes with NumPy (see devices.py).
+    device = property(lambda self: cpu)
+    is_cuda = False
+
+    def cpu(self):
+        return self
+
+    def is_contiguous(self, memory_format=None):
+        return not isinstance(self._data, np.ndarray) or self._data.flags.c_contiguous
+
+    def contiguous(self, memory_format=None):
+        """self when its elements are already in row-major order, else a row-major copy."""
+        return ops.contiguous(self)
+
+    def is_floating_point(self):
+        return self.dtype.kind == "f"
 
     # ------------------------------------------------------------ conversion
     def numpy(self):
@@ -204,7 +236,25 @@ class Tensor:
     def astype(self, dtype):
         return ops.cast(self, dtype)
 
-    to = astype
+    def to(self, *args, dtype=None, device=None, copy=False, non_blocking=False,
+           memory_format=None):
+        """t.to(dtype), t.to(device), t.to(device, dtype), t.to(other): self when nothing changes."""
+        for arg in args:
+            if isinstance(arg, Tensor):
+                dtype = arg.dtype
+            elif is_device(arg):
+                device = arg
+            else:
+                dtype = arg
+        check_device("to", device)
+        out = self if dtype is None else ops.cast(self, dtype)
+        return ops.clone(out) if copy and out is self else out
+
+    def type_as(self, other):
+        return ops.cast(self, other.dtype)
+
+    def half(self):
+        return ops.cast(self, dtypes.float16)
 
     def float(self):
         return ops.cast(self, dtypes.float32)
@@ -220,6 +270,32 @@ class Tensor:
 
     def bool(self):
         return ops.cast(self, dtypes.bool_)
+
+    # ------------------------------------------------------------ new tensors like this one
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        """A new tensor from data, with this tensor's dtype unless given."""
+        check_device("new_tensor", device)
+        return Tensor(data, dtype=self.dtype if dtype is None else dtype, requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+        return self._new("new_full", size, fill_value, dtype, device, requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        return self._new("new_zeros", size, 0, dtype, device, requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        return self._new("new_ones", size, 1, dtype, device, requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        return self._new("new_empty", size, 0, dtype, device, requires_grad)
+
+    def _new(self, name, size, fill_value, dtype, device, requires_grad):
+        check_device(name, device)
+        if isinstance(size, tuple) and len(size) == 1 and isinstance(size[0], (tuple, list)):
+            size = size[0]
+        size = (size,) if isinstance(size, (int, np.integer)) else tuple(int(n) for n in size)
+        dtype = self.dtype if dtype is None else dtypes.as_dtype(dtype)
+        return Tensor(np.full(size, fill_value, dtype), requires_grad=requires_grad)
 
     # ------------------------------------------------------------ autograd
     def backward(self, gradient=None, retain_graph=None, create_graph=False):
@@ -279,6 +355,18 @@ class Tensor:
 
     def __rmatmul__(self, other):
         return ops.matmul(other, self)
+
+    def __floordiv__(self, other):
+        return ops.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return ops.floor_divide(other, self)
+
+    def __mod__(self, other):
+        return ops.remainder(self, other)
+
+    def __rmod__(self, other):
+        return ops.remainder(other, self)
 
     def __neg__(self):
         return ops.neg(self)
@@ -430,6 +518,33 @@ for _name in (
     "softmax", "log_softmax", "argmax", "argmin", "any", "all", "isnan", "isfinite",
     "reshape", "view", "flatten", "permute", "transpose", "swapaxes", "squeeze", "unsqueeze",
     "expand", "broadcast_to", "split", "logical_and", "logical_or", "logical_not",
+):
+    setattr(Tensor, _name, getattr(ops, _name))
+for _name in (  # the everyday PyTorch surface (issue 12a)
+    "argsort",
+    "ceil",
+    "chunk",
+    "cumsum",
+    "expm1",
+    "flip",
+    "floor",
+    "floor_divide",
+    "gather",
+    "histc",
+    "index_select",
+    "log10",
+    "log1p",
+    "log2",
+    "masked_fill",
+    "remainder",
+    "repeat",
+    "roll",
+    "round",
+    "scatter_add",
+    "sort",
+    "topk",
+    "tril",
+    "triu",
 ):
     setattr(Tensor, _name, getattr(ops, _name))
 del _name

@@ -466,7 +466,29 @@ def numpy_of_plain_tensor_shares_memory(L):
     return t
 
 
+def adam_by_hand_in_place(L):
+    p, g = plain(L, [1., 2., 3.]), plain(L, [0.5, -1., 2.])
+    m, v = L.zeros(3), L.zeros(3)
+    for _ in range(3):
+        m.mul_(0.9).add_(g, alpha=0.1)
+        v.mul_(0.999).addcmul_(g, g, value=0.001)
+        p.addcdiv_(m, v.sqrt().add_(1e-8), value=-0.01)
+    ema = plain(L, [0., 0., 0.])
+    ema.lerp_(p, 0.5)
+    return p, m, v, ema
+
+
+def addcmul_in_graph(L):
+    w, a = leaf(L, [1., 2.]), leaf(L, [3., 4.])
+    y = w * 1
+    y.addcmul_(a, a, value=0.5)
+    y.lerp_(a, 0.25)
+    (y * y).sum().backward()
+    return w.grad, a.grad, y
+
+
 SCENARIOS = [
+    adam_by_hand_in_place, addcmul_in_graph,
     write_through_data_is_not_tracked, assign_data, data_shares_memory,
     asarray_of_tensor_requiring_grad, numpy_of_plain_tensor_shares_memory,
     saved_input_modified, unsaved_input_modified, mask_filled_after_use,

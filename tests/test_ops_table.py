@@ -72,13 +72,19 @@ def assert_close(got, want, rtol, atol, what=""):
         np.testing.assert_array_equal(got, want, err_msg=what)
 
 
+def backward_each(outs, upstream, wrap):
+    """Backward of each output that requires grad (sort's indices don't), graph kept till the last."""
+    live = [(t, g) for t, g in zip(outs, upstream) if t.requires_grad]
+    for i, (t, g) in enumerate(live):
+        t.backward(wrap(g.astype(to_numpy(t).dtype)), retain_graph=i < len(live) - 1)
+
+
 def run_torch(torch_fn, arrays, upstream=None):
     """Inputs and outputs of torch_fn, after a backward of `upstream` when given."""
     ts = torch_tensors(arrays)
     outs = as_list(torch_fn(*ts))
     if upstream is not None:
-        for i, (t, g) in enumerate(zip(outs, upstream)):
-            t.backward(torch.tensor(g.astype(to_numpy(t).dtype)), retain_graph=i < len(outs) - 1)
+        backward_each(outs, upstream, torch.tensor)
     return ts, outs
 
 
@@ -125,10 +131,8 @@ def check_against_torch(sg_fn, torch_fn, arrays, dtype, rng=None, grad=True):
         assert o.requires_grad == t.requires_grad, f"output {i}: requires_grad {o.requires_grad}"
     upstream = [rng.standard_normal(t.shape).astype(dtype) for t in touts] if grad else None
     if grad:
-        for i, (o, g) in enumerate(zip(outs, upstream)):
-            o.backward(sg.tensor(g.astype(o.dtype)), retain_graph=i < len(outs) - 1)
-        for i, (t, g) in enumerate(zip(touts, upstream)):
-            t.backward(torch.tensor(g.astype(to_numpy(t).dtype)), retain_graph=i < len(outs) - 1)
+        backward_each(outs, upstream, sg.tensor)
+        backward_each(touts, upstream, torch.tensor)
     exact = None
     if dtype == np.float32:
         wide = [a.astype(np.float64) if is_float(a) else a for a in arrays]

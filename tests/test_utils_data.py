@@ -123,12 +123,16 @@ def test_shuffle_follows_manual_seed_and_a_generator():
     first = next(iter(loader)).tolist()
     sg.manual_seed(5)
     assert next(iter(loader)).tolist() == first
-    make = getattr(sg, "Generator", None)
-    if make is None:
-        pytest.skip("sg.Generator is not here yet (issue 12a)")
+    make = sg.Generator
     runs = [next(iter(DataLoader(list(range(30)), batch_size=30, shuffle=True,
                             generator=make().manual_seed(1)))).tolist() for _ in range(2)]
     assert runs[0] == runs[1]
+    splits = [[list(s) for s in sud.random_split(range(10), [0.5, 0.5],
+                                                 generator=make().manual_seed(3))]
+              for _ in range(2)]
+    assert splits[0] == splits[1]
+    with pytest.raises(TypeError, match="RandomSampler: generator must be an sg.Generator, got int"):
+        list(sud.RandomSampler(range(3), generator=7))
 
 
 def test_samplers_and_batch_sampler_match_torch():

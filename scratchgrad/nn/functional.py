@@ -18,6 +18,7 @@ from scratchgrad.ops import (
     gelu,
     leaky_relu,
     log_softmax,
+    one_hot,
     relu,
     sigmoid,
     softmax,
@@ -30,7 +31,7 @@ from scratchgrad.tensor import Tensor
 __all__ = [
     "avg_pool2d", "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits",
     "conv2d", "cross_entropy", "dropout", "embedding", "gelu", "l1_loss", "layer_norm",
-    "leaky_relu", "linear", "log_softmax", "max_pool2d", "mse_loss", "nll_loss", "relu",
+    "leaky_relu", "linear", "log_softmax", "max_pool2d", "mse_loss", "nll_loss", "one_hot", "relu",
     "sigmoid", "softmax", "softplus", "tanh",
 ]
 
@@ -503,15 +504,3 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     if weight is not None:
         losses = losses * weight
     return _reduce("binary_cross_entropy", losses, reduction)
-
-
-def one_hot(indices, num_classes=-1):
-    """int64 one-hot rows for integer class indices."""
-    t = as_tensor(indices)._data
-    if t.dtype.kind not in "iu":
-        raise DTypeError(f"one_hot: indices must be integers, got {t.dtype}")
-    n = (int(t.max()) + 1 if t.size else 0) if num_classes == -1 else num_classes
-    if t.size and (t.min() < 0 or t.max() >= n):
-        raise ValueRangeError(f"one_hot: indices must be in [0, {n}), got values from "
-                              f"{int(t.min())} to {int(t.max())}")
-    return Tensor._wrap((np.arange(n) == t[..., None]).astype(dtypes.int64))

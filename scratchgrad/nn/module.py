@@ -3,7 +3,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
-from scratchgrad import dtypes
+from scratchgrad import dtypes, versions
 from scratchgrad.autograd import no_grad
 from scratchgrad.errors import describe_shape
 from scratchgrad.tensor import Tensor
@@ -16,10 +16,13 @@ class Parameter(Tensor):
     def __init__(self, data=None, requires_grad=True):
         if data is None:
             data = np.empty(0, dtype=dtypes.default_float)
-        # Share the tensor's array (as PyTorch shares storage); lists and numbers are converted.
-        array = data._data if isinstance(data, Tensor) else Tensor(data)._data
+        # Share the tensor's array and version counter (as PyTorch shares storage); lists and
+        # numbers are converted.
+        shared = isinstance(data, Tensor)
+        array = data._data if shared else Tensor(data)._data
         self._data = np.asarray(array)
-        self._storage = self._view = None
+        self._storage = versions.storage_of(data) if shared else None
+        self._view = None
         self._grad = None
         self.grad_fn = None
         self.requires_grad = False

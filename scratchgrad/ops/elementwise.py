@@ -20,6 +20,7 @@ from scratchgrad.autograd import (
     next_seq,
     record,
 )
+from scratchgrad.devices import check_device
 from scratchgrad.errors import (
     DTypeError,
     ShapeError,
@@ -33,9 +34,15 @@ _PYTHON_NUMBERS = (bool, int, float)
 _new = object.__new__
 
 
-def as_tensor(x):
-    """A Tensor as is; anything else (number, list, array) becomes a new constant Tensor."""
-    return x if isinstance(x, Tensor) else Tensor(x)
+def as_tensor(x, dtype=None, device=None):
+    """A Tensor as is; anything else (number, list, array) becomes a new constant Tensor.
+    With dtype, a tensor of another dtype is cast, as torch.as_tensor does."""
+    if dtype is None and device is None:
+        return x if isinstance(x, Tensor) else Tensor(x)
+    check_device("as_tensor", device)
+    if isinstance(x, Tensor):
+        return x if dtype is None else cast(x, dtype)
+    return Tensor(x, dtype=dtype)
 
 
 def _raw(x):
@@ -279,6 +286,10 @@ cos = _float_function(P.cos, "cosine")
 tanh = _float_function(P.tanh, "hyperbolic tangent")
 sigmoid = _float_function(P.sigmoid, "1 / (1 + e^-x)")
 erf = _float_function(P.erf, "the error function, 2/sqrt(pi) ∫_0^x e^(-t²) dt")
+log10 = _float_function(P.log10, "logarithm to base 10")
+log2 = _float_function(P.log2, "logarithm to base 2")
+log1p = _float_function(P.log1p, "log(1 + x), exact for small x")
+expm1 = _float_function(P.expm1, "e^x - 1, exact for small x")
 _softplus = _float_function(P.softplus, "log(1 + e^x)")
 
 
@@ -343,11 +354,6 @@ def clip(x, min=None, max=None):
 clamp = clip
 
 
-def sign(x):
-    """-1, 0 or 1 (no gradient: the derivative is 0 almost everywhere)."""
-    return Tensor._wrap(np.sign(_raw(as_tensor(x))))
-
-
 def cast(x, dtype):
     """x as another dtype; gradients flow back in x's own dtype."""
     dtype = dtypes.as_dtype(dtype)
@@ -361,6 +367,14 @@ def cast(x, dtype):
 
 def clone(x):
     return apply(P.copy, (x,), (x._data,))
+
+
+def contiguous(x):
+    """x itself when its elements are already in row-major order, else a row-major copy."""
+    x = as_tensor(x)
+    if not isinstance(x._data, np.ndarray) or x._data.flags.c_contiguous:
+        return x
+    return record(P.copy, np.ascontiguousarray(x._data), (x,), (x._data,))
 
 
 # ---------------------------------------------------------------- comparisons and logic (no gradient)
@@ -421,3 +435,22 @@ def isnan(x):
 
 def isfinite(x):
     return Tensor._wrap(np.isfinite(_raw(as_tensor(x))))
+
+
+def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """True when |a - b| <= atol + rtol·|b| everywhere (a Python bool), as torch.allclose."""
+    a, b = as_tensor(a), as_tensor(b)
+    if a.dtype != b.dtype:
+        raise DTypeError(f"allclose: both tensors must have the same dtype, got {a.dtype} "
+                         f"and {b.dtype}")
+    try:
+        with np.errstate(invalid="ignore", over="ignore"):
+            return builtins.bool(np.allclose(a._data, b._data, rtol=rtol, atol=atol,
+                                             equal_nan=equal_nan))
+    except ValueError:
+        raise broadcast_error("allclose", a.shape, b.shape) from None
+
+
+def is_tensor(obj):
+    """True for a scratchgrad Tensor (or a subclass, such as Parameter)."""
+    return isinstance(obj, Tensor)

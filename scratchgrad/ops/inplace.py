@@ -15,8 +15,8 @@ the new base.
 """
 import numpy as np
 
-from scratchgrad import factories, versions
 from scratchgrad import primitives as P
+from scratchgrad import random, versions
 from scratchgrad.autograd import apply, grad_mode, no_grad
 from scratchgrad.errors import (
     DTypeError,
@@ -228,6 +228,23 @@ def pow_(x, exponent):
     return in_place("pow_", x, ops.pow, exponent)
 
 
+def addcmul_(x, tensor1, tensor2, *, value=1):
+    """x += value·tensor1·tensor2, in place (Adam's second moment, written by hand)."""
+    return in_place("addcmul_", x, lambda t, a, b: ops.add(t, _scaled(ops.mul(a, b), value)),
+                    tensor1, tensor2)
+
+
+def addcdiv_(x, tensor1, tensor2, *, value=1):
+    """x += value·tensor1/tensor2, in place (Adam's update, written by hand)."""
+    return in_place("addcdiv_", x, lambda t, a, b: ops.add(t, _scaled(ops.div(a, b), value)),
+                    tensor1, tensor2)
+
+
+def lerp_(x, end, weight):
+    """x += weight·(end - x), in place: a step towards end (a moving average)."""
+    return in_place("lerp_", x, lambda t, e: ops.add(t, ops.mul(ops.sub(e, t), weight)), end)
+
+
 def clamp_(x, min=None, max=None):
     """x = clamp(x, min, max), in place."""
     return in_place("clamp_", x, ops.clamp, min, max)
@@ -273,16 +290,14 @@ def copy_(x, src):
 
 
 def uniform_(x, a=0.0, b=1.0, *, generator=None):
-    """Every element drawn uniformly from [a, b), in place."""
-    rng = factories.generator() if generator is None else generator
-    values = rng.uniform(a, b, x.shape).astype(x.dtype)
+    """Every element drawn uniformly from [a, b), in place (from an sg.Generator if given)."""
+    values = random.uniform_array(x.shape, x.dtype, a, b, generator=generator)
     return in_place("uniform_", x, _overwrite, Tensor._wrap(values))
 
 
 def normal_(x, mean=0.0, std=1.0, *, generator=None):
-    """Every element drawn from N(mean, std²), in place."""
-    rng = factories.generator() if generator is None else generator
-    values = rng.normal(mean, std, x.shape).astype(x.dtype)
+    """Every element drawn from N(mean, std²), in place (from an sg.Generator if given)."""
+    values = random.normal_array(x.shape, x.dtype, mean, std, generator=generator)
     return in_place("normal_", x, _overwrite, Tensor._wrap(values))
 
 
@@ -297,6 +312,7 @@ def _unary(name, op):
 # Tensor methods: name -> function (tensor.py installs them).
 methods = {
     "add_": add_, "sub_": sub_, "mul_": mul_, "div_": div_, "pow_": pow_,
+    "addcmul_": addcmul_, "addcdiv_": addcdiv_, "lerp_": lerp_,
     "clamp_": clamp_, "clip_": clamp_, "masked_fill_": masked_fill_,
     "fill_": fill_, "zero_": zero_, "copy_": copy_, "uniform_": uniform_, "normal_": normal_,
 }

@@ -4,19 +4,18 @@ import operator
 
 import numpy as np
 
-from scratchgrad import factories
+from scratchgrad import random
 
 
 def numpy_rng(generator, where):
-    """The NumPy generator to draw from: scratchgrad's global one, or the one given."""
-    if generator is None:
-        return factories.generator()  # looked up each time: sg.manual_seed replaces it
-    if isinstance(generator, np.random.Generator):
+    """The NumPy generator to draw from: scratchgrad's global one, or the sg.Generator's given."""
+    if isinstance(generator, np.random.Generator):  # sg.data.DataLoader(seed=...) makes one
         return generator
-    rng = getattr(generator, "_rng", None)  # an sg.Generator
-    if isinstance(rng, np.random.Generator):
-        return rng
-    raise TypeError(f"{where}: generator must be an sg.Generator, got {type(generator).__name__}")
+    if generator is not None and not isinstance(generator, random.Generator):
+        raise TypeError(f"{where}: generator must be an sg.Generator, got "
+                        f"{type(generator).__name__}")
+    # looked up at every use: sg.manual_seed reseeds the global one
+    return random.numpy_rng(generator)
 
 
 class Sampler:

@@ -1,0 +1,51 @@
+"""sg.inference_mode(): PyTorch's faster no_grad for evaluation; here it works as no_grad.
+
+PyTorch also marks the tensors made inside as "inference tensors" that can never join a graph;
+scratchgrad has no such tensors (they are ordinary tensors that don't require grad).
+"""
+import functools
+import threading
+
+from scratchgrad.autograd import grad_mode
+
+
+class _InferenceState(threading.local):
+    enabled = False  # class attribute: every new thread starts outside inference mode
+
+
+_state = _InferenceState()
+
+
+class inference_mode:
+    """`with sg.inference_mode():` (or `@sg.inference_mode()`, `@sg.inference_mode`) records no
+    graph; inference_mode(False) turns it off again inside (recording on, as in PyTorch)."""
+
+    def __new__(cls, mode=True):
+        if callable(mode):  # used as a bare decorator
+            return cls()(mode)
+        return super().__new__(cls)
+
+    def __init__(self, mode=True):
+        self.mode = bool(mode)
+        self.previous = []
+
+    def __enter__(self):
+        self.previous.append((grad_mode.enabled, _state.enabled))
+        grad_mode.enabled = not self.mode  # as PyTorch's InferenceMode guard sets it
+        _state.enabled = self.mode
+
+    def __exit__(self, *exc):
+        grad_mode.enabled, _state.enabled = self.previous.pop()
+
+    def __call__(self, fn):
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with inference_mode(mode):
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+def is_inference_mode_enabled():
+    return _state.enabled

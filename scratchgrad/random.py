@@ -1,0 +1,299 @@
+"""Random numbers: sg.Generator, the global generator behind sg.manual_seed, and the random
+factories (rand, randn, randint, randperm, normal, multinomial).
+
+Each Generator wraps its own NumPy generator (PCG64), so a Generator and the global seed are
+independent streams, as in PyTorch. The numbers can't be PyTorch's (its streams are its own):
+what carries over is determinism under a seed and the distributions.
+
+`uniform_array` and `normal_array` are the one place an array of random numbers is drawn; the
+in-place `uniform_`/`normal_`, nn.init and dropout draw through them (or `numpy_rng`).
+"""
+import json
+import secrets
+
+import numpy as np
+
+from scratchgrad import dtypes
+from scratchgrad.devices import check_device, cpu
+from scratchgrad.errors import DTypeError, ShapeError, ValueRangeError, describe_shape
+from scratchgrad.ops import as_tensor
+from scratchgrad.tensor import Tensor
+
+# The seed a new torch.Generator() starts from, so a fresh Generator is repeatable there too.
+DEFAULT_SEED = 67280421310721
+_SEED_RANGE = 2**64
+
+
+class Generator:
+    """An independent stream of random numbers: sg.Generator().manual_seed(42)."""
+
+    def __init__(self, device="cpu"):
+        check_device("Generator", device)
+        self.manual_seed(DEFAULT_SEED)
+
+    device = property(lambda self: cpu)
+
+    def manual_seed(self, seed):
+        """Restart the stream from seed (any int; negatives wrap as in PyTorch); returns self."""
+        is_int = isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)
+        if not is_int and not (isinstance(seed, Tensor) and seed.ndim == 0 and seed.dtype.kind in "iu"):
+            raise TypeError(f"manual_seed: the seed must be an int, got {seed!r}")
+        seed = int(seed)
+        if not -2**63 <= seed < _SEED_RANGE:
+            raise ValueRangeError(f"manual_seed: seed {seed} is out of range "
+                                  f"[-2**63, 2**64); give a 64-bit seed")
+        self._seed = seed % _SEED_RANGE
+        self._rng = np.random.default_rng(self._seed)
+        return self
+
+    def seed(self):
+        """Reseed from the operating system's entropy; returns the new seed."""
+        seed = secrets.randbits(63)
+        self.manual_seed(seed)
+        return seed
+
+    def initial_seed(self):
+        """The seed this stream started from."""
+        return self._seed
+
+    def get_state(self):
+        """The stream's position, as a uint8 tensor (give it back with set_state)."""
+        text = json.dumps({"seed": self._seed, "state": self._rng.bit_generator.state})
+        return Tensor._wrap(np.frombuffer(text.encode(), dtype=np.uint8).copy())
+
+    def set_state(self, new_state):
+        """Go back to a position saved by get_state; returns self."""
+        data = new_state._data if isinstance(new_state, Tensor) else np.asarray(new_state)
+        try:
+            saved = json.loads(np.asarray(data, dtype=np.uint8).tobytes().decode())
+            rng = np.random.default_rng()
+            rng.bit_generator.state = saved["state"]
+            seed = int(saved["seed"])
+        except (ValueError, TypeError, KeyError, UnicodeDecodeError):
+            raise ValueRangeError("set_state: this is not a state from Generator.get_state()") from None
+        self._seed, self._rng = seed, rng
+        return self
+
+    def __repr__(self):
+        return f"<scratchgrad.Generator seed={self._seed}>"
+
+
+default_generator = Generator()
+default_generator.seed()  # the global stream differs from run to run until sg.manual_seed
+
+
+def manual_seed(seed):
+    """Seed the global generator (sg.rand, sg.randn, dropout, init, ...); returns it."""
+    return default_generator.manual_seed(seed)
+
+
+def seed():
+    """Reseed the global generator from the operating system; returns the seed."""
+    return default_generator.seed()
+
+
+def initial_seed():
+    return default_generator.initial_seed()
+
+
+def get_rng_state():
+    return default_generator.get_state()
+
+
+def set_rng_state(new_state):
+    default_generator.set_state(new_state)
+
+
+# ---------------------------------------------------------------- drawing arrays
+
+def numpy_rng(generator=None):
+    """The NumPy generator behind `generator`, or behind the global one when it is None."""
+    if generator is None:
+        return default_generator._rng
+    if not isinstance(generator, Generator):
+        raise TypeError(f"generator must be an sg.Generator, got {type(generator).__name__}")
+    return generator._rng
+
+
+def uniform_array(shape, dtype=dtypes.default_float, low=0.0, high=1.0, generator=None):
+    """A NumPy array of `shape` and float `dtype`, uniform on [low, high)."""
+    rng = numpy_rng(generator)
+    dtype = np.dtype(dtype)
+    wide = dtype if dtype in (dtypes.float32, dtypes.float64) else dtypes.float64
+    array = rng.random(shape, dtype=wide)
+    if low != 0.0 or high != 1.0:
+        array *= high - low
+        array += low
+    return array.astype(dtype, copy=False)
+
+
+def normal_array(shape, dtype=dtypes.default_float, mean=0.0, std=1.0, generator=None):
+    """A NumPy array of `shape` and float `dtype`, normal with the given mean and std."""
+    rng = numpy_rng(generator)
+    dtype = np.dtype(dtype)
+    wide = dtype if dtype in (dtypes.float32, dtypes.float64) else dtypes.float64
+    array = rng.standard_normal(shape, dtype=wide)
+    if std != 1.0:
+        array *= std
+    if mean != 0.0:
+        array += mean
+    return array.astype(dtype, copy=False)
+
+
+# ---------------------------------------------------------------- the random factories
+
+def _size(name, size):
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = size[0]
+    try:
+        size = tuple(int(n) for n in size)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: sizes must be ints, got {size!r}") from None
+    if any(n < 0 for n in size):
+        raise ValueRangeError(f"{name}: sizes can't be negative, got {size}")
+    return size
+
+
+def _float_dtype(name, dtype):
+    dtype = dtypes.default_float if dtype is None else dtypes.as_dtype(dtype)
+    if dtype.kind != "f":
+        raise DTypeError(f"{name}: needs a floating-point dtype, got {dtype}")
+    return dtype
+
+
+def _finish(array, requires_grad):
+    t = Tensor._wrap(array)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def rand(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False):
+    """Uniform on [0, 1): rand(2, 3), rand((2, 3)) or rand(size=(2, 3))."""
+    check_device("rand", device)
+    dtype = _float_dtype("rand", dtype)
+    shape = _size("rand", sizes if size is None else (size,))
+    return _finish(uniform_array(shape, dtype, generator=generator), requires_grad)
+
+
+def randn(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False):
+    """Standard normal: randn(2, 3), randn((2, 3)) or randn(size=(2, 3))."""
+    check_device("randn", device)
+    dtype = _float_dtype("randn", dtype)
+    shape = _size("randn", sizes if size is None else (size,))
+    return _finish(normal_array(shape, dtype, generator=generator), requires_grad)
+
+
+def rand_like(t, dtype=None, device=None, requires_grad=False):
+    return rand(t.shape, dtype=t.dtype if dtype is None else dtype, device=device,
+                requires_grad=requires_grad)
+
+
+def randn_like(t, dtype=None, device=None, requires_grad=False):
+    return randn(t.shape, dtype=t.dtype if dtype is None else dtype, device=device,
+                 requires_grad=requires_grad)
+
+
+def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None,
+            requires_grad=False):
+    """Integers uniform on [low, high): randint(high, size) or randint(low, high, size); int64."""
+    if isinstance(high, (tuple, list)) and size is None:  # randint(high, size)
+        low, high, size = 0, low, high
+    elif high is None:                                   # randint(high, size=...)
+        low, high = 0, low
+    if size is None:
+        raise TypeError("randint: missing the size argument, e.g. sg.randint(10, (3,))")
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(f"randint: size must be a tuple of ints, got {size!r}")
+    check_device("randint", device)
+    size = _size("randint", size)
+    low, high = int(low), int(high)
+    if low >= high:
+        raise ValueRangeError(f"randint: low must be less than high, got low={low} >= high={high}")
+    dtype = dtypes.int64 if dtype is None else dtypes.as_dtype(dtype)
+    array = numpy_rng(generator).integers(low, high, size, dtype=np.int64)
+    return _finish(array.astype(dtype, copy=False), requires_grad)
+
+
+def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
+    """A random permutation of 0 .. n-1 (int64)."""
+    check_device("randperm", device)
+    n = int(n)
+    if n < 0:
+        raise ValueRangeError(f"randperm: n must be non-negative, got {n}")
+    dtype = dtypes.int64 if dtype is None else dtypes.as_dtype(dtype)
+    return _finish(numpy_rng(generator).permutation(n).astype(dtype), requires_grad)
+
+
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None,
+           requires_grad=False):
+    """Normal samples: mean + std · ε. With tensor mean/std the result has their broadcast
+    shape, and gradients reach mean (g) and std (g·ε), as in PyTorch; with numbers, give size."""
+    check_device("normal", device)
+    if not isinstance(mean, Tensor) and not isinstance(std, Tensor):
+        if size is None:
+            raise TypeError("normal: with a number mean and std, give size, "
+                            "e.g. sg.normal(0.0, 1.0, size=(3,))")
+        if std < 0:
+            raise ValueRangeError(f"normal: std must be >= 0, got {std}")
+        dtype = _float_dtype("normal", dtype)
+        array = normal_array(_size("normal", (size,)), dtype, mean, std, generator)
+        return _finish(array, requires_grad)
+    mean, std = as_tensor(mean), as_tensor(std)
+    if std._data.size and np.min(std._data) < 0:
+        raise ValueRangeError("normal: every std must be >= 0")
+    try:
+        shape = np.broadcast_shapes(mean.shape, std.shape)
+    except ValueError:
+        raise ShapeError(f"normal: mean of shape {describe_shape(mean.shape)} and std of shape "
+                         f"{describe_shape(std.shape)} don't broadcast") from None
+    dtype = np.result_type(*(t.dtype for t in (mean, std) if t.dtype.kind == "f"),
+                           dtypes.default_float if dtype is None else dtypes.as_dtype(dtype))
+    noise = Tensor._wrap(normal_array(shape, dtype, generator=generator))
+    return mean + std * noise
+
+
+def multinomial(input, num_samples, replacement=False, *, generator=None):
+    """Draw category indices (int64) from the rows of input, weights proportional to its values.
+
+    Without replacement the order is that of successive draws: the categories sorted by
+    E / w, E exponential, which gives exactly that distribution, for every row at once.
+    """
+    p = input._data if isinstance(input, Tensor) else np.asarray(input)
+    if p.dtype.kind != "f":
+        raise DTypeError(f"multinomial: only floating-point probabilities are supported, "
+                         f"got {p.dtype}")
+    if p.ndim not in (1, 2):
+        raise ShapeError(f"multinomial: probabilities must be 1-D or 2-D, got shape "
+                         f"{describe_shape(p.shape)}")
+    n = int(num_samples)
+    k = p.shape[-1]
+    if n <= 0:
+        raise ValueRangeError(f"multinomial: num_samples must be positive, got {n}")
+    if not replacement and n > k:
+        raise ValueRangeError(f"multinomial: can't draw {n} samples without replacement from "
+                              f"{k} categories (pass replacement=True)")
+    rows = p.reshape(-1, k).astype(np.float64)
+    if not np.all(np.isfinite(rows) & (rows >= 0)):
+        raise ValueRangeError("multinomial: probabilities must be finite and >= 0 "
+                              "(found inf, nan or a negative value)")
+    totals = rows.sum(axis=1)
+    if np.any(totals <= 0):
+        raise ValueRangeError(f"multinomial: row {int(np.argmax(totals <= 0))} has no weight "
+                              "(its probabilities sum to 0)")
+    rng = numpy_rng(generator)
+    if replacement:
+        cdf = np.cumsum(rows, axis=1)
+        cdf /= cdf[:, -1:]  # the last entry becomes exactly 1, so u < 1 always lands in a row
+        u = rng.random((rows.shape[0], n))
+        out = np.stack([np.searchsorted(c, r, side="right") for c, r in zip(cdf, u)]) \
+            if rows.shape[0] else np.zeros((0, n), dtype=np.int64)
+    else:
+        with np.errstate(divide="ignore"):
+            keys = rng.standard_exponential(rows.shape) / rows  # weight 0 -> inf: drawn last
+        out = np.argmin(keys, axis=1)[:, None] if n == 1 else \
+            np.argsort(keys, axis=1, kind="stable")[:, :n]
+    return Tensor._wrap(out.astype(dtypes.int64).reshape(p.shape[:-1] + (n,)))
+
+
+Tensor.multinomial = multinomial  # probs.multinomial(1), as in PyTorch

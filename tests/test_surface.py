@@ -1,0 +1,665 @@
+"""The everyday PyTorch surface (API.md), beyond the op table: devices, .to, contiguous, sizes,
+dtype names, allclose, inference_mode, new_* factories, and the new ops' edge cases and errors,
+each against PyTorch."""
+import warnings
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+
+import scratchgrad as sg
+import scratchgrad.nn.functional as F
+from tests.helpers import close, leaf, tleaf
+
+# ---------------------------------------------------------------- devices
+
+def test_tensor_device_is_cpu_like_torch():
+    t = sg.zeros(2)
+    assert repr(t.device) == repr(torch.zeros(2).device) == "device(type='cpu')"
+    assert str(t.device) == "cpu" and t.device.type == "cpu" and t.device.index is None
+    assert t.device == "cpu" and t.device == sg.device("cpu") and t.device != "cuda"
+    assert hash(sg.device("cpu")) == hash(t.device)
+    assert not t.is_cuda and t.cpu() is t
+
+
+def test_device_objects():
+    d = sg.device("cuda:1")
+    assert (d.type, d.index, str(d), repr(d)) == ("cuda", 1, "cuda:1", "device(type='cuda', index=1)")
+    assert sg.device("cuda", 0) == "cuda:0" and sg.device(sg.device("cpu")) == "cpu"
+    with pytest.raises(RuntimeError, match="foo"):
+        sg.device("foo")
+    with pytest.raises(AttributeError):
+        d.type = "cpu"
+
+
+def test_device_as_a_context():
+    with sg.device("cpu") as d:
+        assert d == "cpu" and sg.zeros(1).device == "cpu"
+    with pytest.raises(RuntimeError, match="CPU"), sg.device("cuda"):
+        pass
+
+
+FACTORIES = {
+    "zeros": lambda device: sg.zeros(2, 3, device=device),
+    "ones": lambda device: sg.ones((2,), device=device),
+    "empty": lambda device: sg.empty(2, device=device),
+    "full": lambda device: sg.full((2,), 1.5, device=device),
+    "arange": lambda device: sg.arange(4, device=device),
+    "linspace": lambda device: sg.linspace(0, 1, 5, device=device),
+    "eye": lambda device: sg.eye(3, device=device),
+    "tensor": lambda device: sg.tensor([1.0, 2.0], device=device),
+    "rand": lambda device: sg.rand(2, device=device),
+    "randn": lambda device: sg.randn(2, device=device),
+    "randint": lambda device: sg.randint(0, 5, (2,), device=device),
+    "randperm": lambda device: sg.randperm(3, device=device),
+    "normal": lambda device: sg.normal(0.0, 1.0, (2,), device=device),
+    "zeros_like": lambda device: sg.zeros_like(sg.ones(2), device=device),
+    "ones_like": lambda device: sg.ones_like(sg.ones(2), device=device),
+    "full_like": lambda device: sg.full_like(sg.ones(2), 3.0, device=device),
+    "empty_like": lambda device: sg.empty_like(sg.ones(2), device=device),
+    "rand_like": lambda device: sg.rand_like(sg.ones(2), device=device),
+    "randn_like": lambda device: sg.randn_like(sg.ones(2), device=device),
+    "new_zeros": lambda device: sg.ones(2).new_zeros(3, device=device),
+    "new_tensor": lambda device: sg.ones(2).new_tensor([1], device=device),
+    ".to": lambda device: sg.ones(2).to(device),
+    "as_tensor": lambda device: sg.as_tensor([1.0], device=device),
+}
+
+
+@pytest.mark.parametrize("name", FACTORIES)
+def test_factories_accept_cpu(name):
+    for device in (None, "cpu", "cpu:0", sg.device("cpu")):
+        assert FACTORIES[name](device).device == "cpu"
+
+
+@pytest.mark.parametrize("device", ["cuda", "mps", "cuda:0", sg.device("cuda", 1)])
+@pytest.mark.parametrize("name", FACTORIES)
+def test_factories_refuse_other_devices(name, device):
+    """RuntimeError naming the device and saying scratchgrad runs on the CPU."""
+    with pytest.raises(RuntimeError) as info:
+        FACTORIES[name](device)
+    assert f"'{device}'" in str(info.value) and "runs on the CPU" in str(info.value)
+    assert isinstance(info.value, sg.DeviceError)
+
+
+# ---------------------------------------------------------------- .to, contiguous, casts
+
+def test_to_returns_self_when_nothing_changes():
+    x = sg.ones(2)
+    for args in [("cpu",), (sg.device("cpu"),), (sg.float32,), ("cpu", sg.float32), (x,)]:
+        assert x.to(*args) is x
+    assert x.to(dtype=sg.float32, device="cpu") is x
+    copied = x.to(copy=True)
+    assert copied is not x and np.array_equal(copied.numpy(), x.numpy())
+
+
+def test_to_changes_dtype_every_way():
+    x = leaf([1.5, -2.5], dtype=sg.float32)
+    assert x.to(sg.float64).dtype == sg.float64
+    assert x.to("cpu", sg.float64).dtype == sg.float64
+    assert x.to(device="cpu", dtype=sg.int64).tolist() == [1, -2]  # truncates, as torch
+    assert x.to(sg.zeros(1, dtype=sg.float64)).dtype == sg.float64
+    assert x.type_as(sg.zeros(1, dtype=sg.int32)).dtype == sg.int32
+    assert not x.to(sg.int64).requires_grad
+    x.to(sg.float64).sum().backward()
+    assert x.grad.dtype == sg.float32 and x.grad.tolist() == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("device", ["cuda", "mps", "cuda:0"])
+def test_to_refuses_other_devices(device):
+    with pytest.raises(RuntimeError, match=f"'{device}'.*CPU"):
+        sg.ones(2).to(device)
+    with pytest.raises(RuntimeError, match="CPU"):
+        sg.ones(2).to(device, sg.float64)
+
+
+def test_as_tensor_dtype_like_torch():
+    x = sg.ones(2)
+    assert sg.as_tensor(x) is x and sg.as_tensor(x, dtype=sg.float32) is x
+    assert sg.as_tensor(x, dtype=sg.float64).dtype == sg.float64
+    assert sg.as_tensor([1, 2], dtype=sg.float32).tolist() == torch.as_tensor([1, 2], dtype=torch.float32).tolist()
+    assert sg.as_tensor([1, 2]).dtype == sg.int64
+
+
+def test_contiguous():
+    x = leaf(np.arange(6.0).reshape(2, 3))
+    assert x.is_contiguous() and x.contiguous() is x
+    t = x.T
+    assert not t.is_contiguous()
+    c = t.contiguous()
+    assert c is not t and c.is_contiguous() and c.detach().numpy().flags.c_contiguous
+    np.testing.assert_array_equal(c.detach().numpy(), x.detach().numpy().T)
+    (c * sg.tensor(np.arange(6.0).reshape(3, 2))).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.arange(6.0).reshape(3, 2).T)
+
+
+CASTS = ["float", "double", "long", "int", "bool", "half"]
+
+
+@pytest.mark.parametrize("method", CASTS)
+def test_cast_methods_match_torch(method):
+    values = [[1.5, -2.0, 0.0]]
+    got, want = getattr(sg.tensor(values), method)(), getattr(torch.tensor(values), method)()
+    close(got.astype(sg.float64), want.double())
+    assert str(got.dtype) == str(want.dtype).replace("torch.", "")
+
+
+def test_sizes_like_torch():
+    x, t = sg.zeros(2, 3, 4), torch.zeros(2, 3, 4)
+    assert x.size() == tuple(t.size()) and x.numel() == x.nelement() == t.nelement() == 24
+    for dim in (0, 1, 2, -1, -3):
+        assert x.size(dim) == t.size(dim)
+    assert x.size == 24 and x.dim() == 3  # the attribute is still NumPy's element count
+    with pytest.raises(IndexError, match="size: dimension 3 is out of range"):
+        x.size(3)
+    with pytest.raises(IndexError):
+        t.size(3)
+
+
+DTYPE_NAMES = ["float", "double", "half", "long", "int", "short", "bool", "float16", "float32",
+               "float64", "int8", "int16", "int32", "int64", "uint8"]
+
+
+@pytest.mark.parametrize("name", DTYPE_NAMES)
+def test_dtype_names_are_torchs(name):
+    assert str(np.dtype(getattr(sg, name))) == str(getattr(torch, name)).replace("torch.", "")
+    assert sg.zeros(2, dtype=getattr(sg, name)).dtype == getattr(sg, name)
+
+
+def test_bfloat16_is_a_name_that_refuses_to_be_used():
+    """Code that only mentions bfloat16 runs; making a tensor with it says why it can't."""
+    choice = {"float32": sg.float32, "bfloat16": sg.bfloat16}["bfloat16"]
+    assert choice is sg.bfloat16 and repr(sg.bfloat16) == "scratchgrad.bfloat16"
+    assert sg.bfloat16 != sg.float32
+    for make in (lambda: sg.zeros(2, dtype=sg.bfloat16), lambda: sg.ones(2).to(sg.bfloat16),
+                 lambda: sg.tensor([1.0], dtype="bfloat16")):
+        with pytest.raises(TypeError, match="bfloat16 is not supported: NumPy has no bfloat16"):
+            make()
+
+
+def test_is_floating_point():
+    assert sg.ones(1).is_floating_point() and not sg.ones(1, dtype=sg.int64).is_floating_point()
+
+
+def test_new_factories_match_torch():
+    x, t = sg.ones(2, dtype=sg.float64), torch.ones(2, dtype=torch.float64)
+    pairs = [
+        (x.new_zeros(2, 3), t.new_zeros(2, 3)),
+        (x.new_zeros((2, 3)), t.new_zeros((2, 3))),
+        (x.new_ones(3), t.new_ones(3)),
+        (x.new_full((2,), 7), t.new_full((2,), 7)),
+        (x.new_empty(0), t.new_empty(0)),
+        (x.new_tensor([1, 2]), t.new_tensor([1, 2])),
+        (x.new_zeros(2, dtype=sg.int64), t.new_zeros(2, dtype=torch.int64)),
+    ]
+    for got, want in pairs:
+        assert got.shape == tuple(want.shape) and str(got.dtype) == str(want.dtype)[6:]
+        close(got.astype(sg.float64), want.double())
+    assert x.new_zeros(2, requires_grad=True).requires_grad
+
+
+# ---------------------------------------------------------------- allclose, is_tensor, inference_mode
+
+@pytest.mark.parametrize("a, b, kwargs", [
+    ([1.0, 2.0], [1.0, 2.0 + 1e-9], {}),
+    ([1.0, 2.0], [1.0, 2.1], {}),
+    ([1.0, 2.0], [1.0, 2.1], {"atol": 0.2}),
+    ([1.0], [1.0, 1.0], {}),
+    ([float("nan")], [float("nan")], {}),
+    ([float("nan")], [float("nan")], {"equal_nan": True}),
+    ([100.0], [101.0], {"rtol": 0.02}),
+    ([1, 2], [1, 2], {}),
+])
+def test_allclose_matches_torch(a, b, kwargs):
+    got = sg.allclose(sg.tensor(a), sg.tensor(b), **kwargs)
+    assert type(got) is bool and got == torch.allclose(torch.tensor(a), torch.tensor(b), **kwargs)
+
+
+def test_allclose_errors():
+    with pytest.raises(RuntimeError, match="allclose.*dtype"):
+        sg.allclose(sg.tensor([1]), sg.tensor([1.0]))
+    with pytest.raises(RuntimeError, match="allclose.*broadcast"):
+        sg.allclose(sg.ones(2), sg.ones(3))
+
+
+def test_is_tensor():
+    assert sg.is_tensor(sg.ones(1)) and sg.is_tensor(sg.nn.Parameter(sg.ones(1)))
+    for other in (np.ones(1), [1.0], 1.0, None, torch.ones(1)):
+        assert not sg.is_tensor(other)
+
+
+def test_inference_mode_as_context_and_decorators():
+    x = leaf([1.0])
+    with sg.inference_mode():
+        assert not (x * 2).requires_grad and sg.is_inference_mode_enabled()
+        with sg.inference_mode(False):
+            assert (x * 2).requires_grad and not sg.is_inference_mode_enabled()
+        assert not (x * 2).requires_grad
+    assert (x * 2).requires_grad and not sg.is_inference_mode_enabled()
+
+    @sg.inference_mode()
+    def called(y):
+        return y * 2
+
+    @sg.inference_mode
+    def bare(y):
+        return y * 2
+
+    assert not called(x).requires_grad and not bare(x).requires_grad
+    assert bare.__name__ == "bare"
+    with pytest.raises(KeyError), sg.inference_mode():
+        raise KeyError("inside")  # the mode is restored on the way out
+    assert sg.is_grad_enabled() and (x * 2).requires_grad
+
+
+# ---------------------------------------------------------------- tril, triu, masked_fill
+
+def test_tril_triu_keep_dtype_and_refuse_1d():
+    for values in ([[True, True], [True, True]], [[1, 2], [3, 4]]):
+        for fn in ("tril", "triu"):
+            got, want = getattr(sg, fn)(sg.tensor(values), 1), getattr(torch, fn)(torch.tensor(values), 1)
+            assert got.tolist() == want.tolist() and str(got.dtype) == str(want.dtype)[6:]
+    with pytest.raises(RuntimeError, match="tril: needs a tensor with at least 2 dimensions"):
+        sg.tril(sg.ones(3))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_causal_attention_mask_matches_torch(dtype):
+    """softmax(masked_fill(scores, tril == 0, -inf)): values and gradients, as in a GPT."""
+    rng = np.random.default_rng(0)
+    scores = rng.standard_normal((2, 4, 4))
+    x, t = leaf(scores, getattr(sg, dtype)), tleaf(scores, getattr(torch, dtype))
+    mask, tmask = sg.tril(sg.ones(4, 4)), torch.tril(torch.ones(4, 4))
+    y = sg.softmax(x.masked_fill(mask == 0, float("-inf")), -1)
+    ty = torch.softmax(t.masked_fill(tmask == 0, float("-inf")), -1)
+    close(y, ty, rtol=1e-6, atol=1e-7)
+    upstream = rng.standard_normal((2, 4, 4))
+    y.backward(sg.tensor(upstream, dtype=getattr(sg, dtype)))
+    ty.backward(torch.tensor(upstream, dtype=getattr(torch, dtype)))
+    close(x.grad, t.grad, rtol=1e-5, atol=1e-6)
+
+
+def test_masked_fill_value_kinds_match_torch():
+    mask = [True, False, True]
+    cases = [([1, 2, 3], 2.7), ([1.5, 2.5, 3.5], 2), ([True, False, False], 0), ([1, 2, 3], True)]
+    for values, value in cases:
+        got = sg.tensor(values).masked_fill(sg.tensor(mask), value)
+        want = torch.tensor(values).masked_fill(torch.tensor(mask), value)
+        assert got.tolist() == want.tolist() and str(got.dtype) == str(want.dtype)[6:]
+    got = sg.ones(2, 3).masked_fill(sg.ones(4, 1, 3, dtype=sg.bool), 0.0)
+    assert got.shape == tuple(torch.ones(2, 3).masked_fill(torch.ones(4, 1, 3, dtype=torch.bool), 0).shape)
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: sg.ones(3).masked_fill(sg.tensor([1, 0, 1]), 0.0), TypeError,
+     "masked_fill: the mask must be a bool tensor, got int64"),
+    (lambda: sg.ones(2, 3).masked_fill(sg.ones(2, dtype=sg.bool), 0.0), RuntimeError,
+     r"masked_fill: shapes \(2, 3\) and \(2,\) can't broadcast"),
+    (lambda: sg.ones(3).masked_fill(sg.ones(3, dtype=sg.bool), sg.ones(1)), RuntimeError,
+     r"masked_fill: value must be a number or a 0-d tensor, got a tensor of shape \(1,\)"),
+    (lambda: sg.tensor([1, 2]).masked_fill(sg.ones(2, dtype=sg.bool), float("-inf")), RuntimeError,
+     "masked_fill: value -inf can't be stored in a int64 tensor"),
+])
+def test_masked_fill_errors(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+# ---------------------------------------------------------------- gather, scatter_add, index_select
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: sg.arange(6).gather(0, sg.tensor([7])), RuntimeError,
+     "gather: index 7 is out of range for dimension 0 of size 6"),
+    (lambda: sg.arange(6).gather(0, sg.tensor([-1])), RuntimeError, "gather: index -1 is out of range"),
+    (lambda: sg.ones(2, 3).gather(0, sg.tensor([0])), RuntimeError,
+     r"gather: index of shape \(1,\) must have as many dimensions as the input, of shape \(2, 3\)"),
+    (lambda: sg.ones(2, 3).gather(0, sg.tensor([[0, 1, 1, 0]])), RuntimeError,
+     r"larger than the input, of shape \(2, 3\), in dimension 1"),
+    (lambda: sg.ones(3).gather(0, sg.tensor([0.0])), TypeError, "gather: index must be a tensor of int64"),
+    (lambda: sg.zeros(3).scatter_add(0, sg.tensor([0]), sg.tensor([1])), TypeError,
+     "scatter_add: src must have the input's dtype float32, got int64"),
+    (lambda: sg.zeros(3).scatter_add(0, sg.tensor([3]), sg.ones(1)), IndexError,
+     "scatter_add: index 3 is out of range"),
+    (lambda: sg.zeros(3).scatter_add(0, sg.tensor([0, 1]), sg.ones(1)), RuntimeError,
+     r"larger than the src, of shape \(1,\)"),
+    (lambda: sg.arange(6).index_select(0, sg.tensor([6])), IndexError,
+     "index_select: index 6 is out of range for dimension 0 of size 6"),
+    (lambda: sg.arange(6).index_select(0, sg.tensor([[1]])), RuntimeError, "index_select: index must be 1-D"),
+    (lambda: sg.arange(6).index_select(0, sg.tensor([1.0])), TypeError, "int64 or int32"),
+    (lambda: sg.ones(2).gather(2, sg.tensor([0])), IndexError, "gather: axis 2 is out of range"),
+    (lambda: sg.tensor(3.0).index_select(0, sg.tensor([0, 0])), RuntimeError,
+     "index_select: a 0-d tensor takes exactly one index, got 2"),
+])
+def test_index_op_errors(call, error, match):
+    """Clear errors naming the op, the index and the shapes (PyTorch raises for all of these)."""
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_scatter_add_with_a_larger_src():
+    """Only src's index-shaped corner is used; the rest gets gradient 0 (PyTorch's own backward
+    fails here, so finite differences are the oracle)."""
+    x, src, index = leaf(np.zeros(3)), leaf([1.0, 2.0, 3.0]), sg.tensor([0, 0])
+    out = x.scatter_add(0, index, src)
+    want = torch.zeros(3, dtype=torch.float64).scatter_add(0, torch.tensor([0, 0]),
+                                                           torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64))
+    close(out, want)
+    assert sg.gradcheck(lambda a, b: a.scatter_add(0, index, b) ** 2, [x, src])
+    (out * sg.tensor([1.0, 2.0, 3.0])).sum().backward()
+    np.testing.assert_array_equal(src.grad.numpy(), [1.0, 1.0, 0.0])
+
+
+def test_gather_and_index_select_accumulate_repeated_indices():
+    x, t = leaf([[1.0, 2.0], [3.0, 4.0]]), tleaf([[1.0, 2.0], [3.0, 4.0]])
+    (x.gather(1, sg.tensor([[0, 0, 0], [1, 0, 1]])).sum() + x.index_select(0, sg.tensor([1, 1])).sum()).backward()
+    (t.gather(1, torch.tensor([[0, 0, 0], [1, 0, 1]])).sum()
+     + t.index_select(0, torch.tensor([1, 1])).sum()).backward()
+    close(x.grad, t.grad)
+    assert sg.arange(4).index_select(0, sg.tensor([3, 0], dtype=sg.int32)).tolist() == [3, 0]
+
+
+@pytest.mark.parametrize("op", ["gather", "einsum", "cumsum", "sort", "remainder"])
+def test_second_derivatives_match_torch(op):
+    """Gradients of gradients (create_graph=True) through the new primitives."""
+    fns = {
+        "gather": lambda m, x: (x.gather(1, m.tensor([[1, 0, 1], [2, 2, 0]])) ** 3).sum(),
+        "einsum": lambda m, x: m.einsum("ij,kj->ik", x, x * x).sum(),
+        "cumsum": lambda m, x: (x.cumsum(1) ** 3).sum(),
+        "sort": lambda m, x: (m.sort(x, 1, descending=True)[0] ** 3 * m.tensor([1.0, 2.0, 3.0],
+                                                                                 dtype=x.dtype)).sum(),
+        "remainder": lambda m, x: ((x ** 2) % 1.5 * x).sum(),
+    }
+    values = np.array([[0.3, -1.2, 2.1], [1.7, 0.4, -0.8]])
+    x, t = leaf(values), tleaf(values)
+    (g,) = sg.grad(fns[op](sg, x), x, create_graph=True)
+    (tg,) = torch.autograd.grad(fns[op](torch, t), t, create_graph=True)
+    close(g, tg)
+    (g * g).sum().backward()
+    (tg * tg).sum().backward()
+    close(x.grad, t.grad)
+
+
+# ---------------------------------------------------------------- sort, argsort, topk
+
+def test_sort_is_stable_both_ways():
+    values = [1, 0, 1, 0, 1, 2, 1, 2, 0, 0]
+    for descending in (False, True):
+        got = sg.sort(sg.tensor(values), descending=descending)
+        want = torch.sort(torch.tensor(values), descending=descending, stable=True)
+        assert got.values.tolist() == want.values.tolist()
+        assert got.indices.tolist() == want.indices.tolist()
+        assert sg.argsort(sg.tensor(values), descending=descending).tolist() == want.indices.tolist()
+
+
+def test_sort_puts_nan_where_torch_does():
+    values = [1.0, float("nan"), -1.0, float("inf"), float("nan")]
+    for descending in (False, True):
+        got = sg.tensor(values).sort(descending=descending)
+        want = torch.tensor(values).sort(descending=descending, stable=True)
+        np.testing.assert_array_equal(got.values.numpy(), want.values.numpy())
+        assert got.indices.tolist() == want.indices.tolist()
+
+
+def test_sort_and_topk_results_are_named_tuples():
+    result = sg.tensor([3.0, 1.0, 2.0]).topk(2)
+    values, indices = result
+    assert isinstance(result, tuple) and result.values is values and result.indices is indices
+    assert values.tolist() == [3.0, 2.0] and indices.tolist() == [0, 2] and indices.dtype == sg.int64
+    assert repr(result).startswith("topk(values=tensor(")
+    assert sg.sort(sg.tensor([True, False])).values.tolist() == [False, True]
+    smallest = sg.topk(sg.tensor([[5, 1, 4], [0, 9, 2]]), 2, dim=1, largest=False)
+    assert smallest.values.tolist() == [[1, 4], [0, 2]] and smallest.indices.tolist() == [[1, 2], [0, 2]]
+    assert sg.topk(sg.tensor([1.0, 2.0]), 0).values.shape == (0,)
+
+
+def test_topk_and_einsum_refuse_bools_like_torch():
+    with pytest.raises(RuntimeError):
+        torch.topk(torch.tensor([True, False]), 1)
+    with pytest.raises(TypeError, match="topk: bool tensors"):
+        sg.topk(sg.tensor([True, False]), 1)
+    with pytest.raises(TypeError, match="einsum: bool operands"):
+        sg.einsum("i,i->", sg.tensor([True]), sg.tensor([True]))
+
+
+@pytest.mark.parametrize("k", [3, -1])
+def test_topk_k_out_of_range(k):
+    with pytest.raises(RuntimeError):
+        torch.topk(torch.tensor([1.0, 2.0]), k)
+    with pytest.raises(RuntimeError, match=rf"topk: k={k} is out of range for dimension 0 of size 2"):
+        sg.topk(sg.tensor([1.0, 2.0]), k)
+
+
+# ---------------------------------------------------------------- cumsum, roll, flip, repeat, chunk
+
+@pytest.mark.parametrize("values, dtype", [([1, 2], "int32"), ([True, True], "bool"),
+                                           ([1.5, 2.0], "float64"), ([1, 2], "int64")])
+def test_cumsum_dtypes_match_torch(values, dtype):
+    got = sg.cumsum(sg.tensor(values, dtype=getattr(sg, dtype)), 0)
+    want = torch.cumsum(torch.tensor(values, dtype=getattr(torch, dtype)), 0)
+    assert got.tolist() == want.tolist() and str(got.dtype) == str(want.dtype)[6:]
+    assert sg.cumsum(sg.tensor(values), 0, dtype=sg.float64).dtype == sg.float64
+    assert sg.cumsum(sg.tensor(2.5), 0).shape == ()
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: sg.roll(sg.ones(2, 3), (1, 1), 0), "roll: shifts and dims must have the same length"),
+    (lambda: sg.flip(sg.ones(2, 3), (0, -2)), r"flip: dims \(0, -2\) repeat a dimension"),
+    (lambda: sg.ones(2, 3).repeat(2), r"repeat: got 1 repeat sizes for a tensor of shape \(2, 3\)"),
+    (lambda: sg.ones(2).repeat(-1), "repeat: sizes can't be negative"),
+    (lambda: sg.chunk(sg.ones(4), 0), "chunk: the number of chunks must be positive"),
+])
+def test_rearrange_errors(call, match):
+    with pytest.raises(RuntimeError, match=match):
+        call()
+
+
+@pytest.mark.parametrize("n, chunks", [(6, 4), (5, 4), (0, 3), (2, 5), (7, 7)])
+def test_chunk_sizes_match_torch(n, chunks):
+    got = [c.shape for c in sg.chunk(sg.arange(n), chunks)]
+    assert got == [tuple(c.shape) for c in torch.chunk(torch.arange(n), chunks)]
+
+
+def test_flip_spellings():
+    x = sg.arange(6).reshape(2, 3)
+    want = torch.arange(6).reshape(2, 3).flip(0, 1).tolist()
+    assert x.flip(0, 1).tolist() == sg.flip(x, (0, 1)).tolist() == sg.flip(x, dims=[0, 1]).tolist() == want
+    assert x.flip(-1).tolist() == torch.arange(6).reshape(2, 3).flip(-1).tolist()
+
+
+def test_roll_and_flip_return_new_tensors():
+    x = sg.tensor([1.0, 2.0])
+    assert x.roll(0, 0) is not x and x.flip(()) is not x and x.roll(2).tolist() == [1.0, 2.0]
+
+
+# ---------------------------------------------------------------- einsum
+
+@pytest.mark.parametrize("equation, shapes, match", [
+    ("ij,jk->ik", [(2, 3), (4, 2)], "einsum: subscript 'j' has size 4 in operand 1"),
+    ("ij,jk->ik", [(2, 3)], "einsum: 'ij,jk->ik' has 2 operand"),
+    ("ijk->i", [(2, 3)], r"einsum: operand 0 has subscripts 'ijk' but shape \(2, 3\)"),
+    ("ij->ik", [(2, 3)], "einsum: output subscript 'k' .* does not appear in any operand"),
+    ("ij->ii", [(2, 2)], "einsum: output subscript 'i' .* appears more than once"),
+    ("i$->i", [(2, 2)], "is not a valid equation"),
+])
+def test_einsum_errors(equation, shapes, match):
+    operands = [sg.ones(*s) for s in shapes]
+    with pytest.raises(RuntimeError, match=match):
+        sg.einsum(equation, *operands)
+
+
+EINSUM_LARGE = {  # big enough for NumPy's optimized path (BLAS), which the op table's don't reach
+    "ij,ij->i": [(1, 80), (70, 80)],
+    "ii->i": [(90, 90)],
+    "iij->j": [(70, 70, 2)],
+    "ij->": [(100, 100)],
+    "...ij,...jk->...ik": [(3, 40, 50), (50, 30)],
+    "bhtd,bhsd->bhts": [(2, 2, 30, 16), (2, 2, 20, 16)],
+}
+
+
+@pytest.mark.parametrize("equation", EINSUM_LARGE)
+def test_einsum_large_operands_match_torch(equation):
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(s) for s in EINSUM_LARGE[equation]]
+    xs, ts = [leaf(a) for a in arrays], [tleaf(a) for a in arrays]
+    out, tout = sg.einsum(equation, *xs), torch.einsum(equation, *ts)
+    close(out, tout)
+    upstream = rng.standard_normal(tuple(tout.shape))
+    out.backward(sg.tensor(upstream))
+    tout.backward(torch.tensor(upstream))
+    for x, t in zip(xs, ts):
+        close(x.grad, t.grad)
+
+
+def test_einsum_forms():
+    a, b = sg.tensor([[1, 2], [3, 4]]), sg.tensor([5, 6])
+    assert sg.einsum("ij,j->i", a, b).tolist() == torch.einsum(
+        "ij,j->i", torch.tensor([[1, 2], [3, 4]]), torch.tensor([5, 6])).tolist()
+    assert sg.einsum("ij,j->i", [a, b]).tolist() == [17, 39]        # operands as one list
+    assert sg.einsum("i j , j -> i", a, b).tolist() == [17, 39]     # spaces are ignored
+    with pytest.raises(TypeError, match="einsum: operands must share a dtype"):
+        sg.einsum("i,i->", sg.tensor([1, 2]), sg.tensor([1.0, 2.0]))
+
+
+# ---------------------------------------------------------------- one_hot
+
+def test_one_hot_like_torch():
+    for indices, n in [([[0, 2], [1, 1]], -1), ([3], 5), (2, 3), ([], 3)]:
+        got = F.one_hot(sg.tensor(indices, dtype=sg.int64), n)
+        want = TF.one_hot(torch.tensor(indices, dtype=torch.int64), n)
+        assert got.tolist() == want.tolist() and got.dtype == sg.int64 and got.shape == tuple(want.shape)
+
+
+@pytest.mark.parametrize("indices, n, error, match", [
+    ([1.0, 0.0], -1, TypeError, "one_hot: the class indices must be an int64 tensor, got float32"),
+    (np.array([1, 0], dtype=np.int32), -1, TypeError, "int64 tensor, got int32"),
+    ([-1, 0], -1, RuntimeError, "one_hot: class indices must be non-negative"),
+    ([3, 0], 3, RuntimeError, "one_hot: class index 3 is out of range for num_classes=3"),
+    (np.zeros(0, dtype=np.int64), -1, RuntimeError, "can't infer the number of classes"),
+])
+def test_one_hot_errors(indices, n, error, match):
+    with pytest.raises(error, match=match):
+        F.one_hot(sg.tensor(indices), n)
+
+
+# ---------------------------------------------------------------- //, %, rounding
+
+INT_PAIRS = [([7, -7, 7, -7, 0], [2, 2, -2, -2, 3]), ([5, -5], 3), (9, [4, -4])]
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32"])
+@pytest.mark.parametrize("a, b", INT_PAIRS)
+def test_integer_floor_divide_and_remainder_match_torch(a, b, dtype):
+    """Python's signs: // rounds towards -inf, % has the sign of the divisor."""
+    def make(m, v):
+        return m.tensor(v, dtype=getattr(m, dtype)) if isinstance(v, list) else v
+    for op in (lambda x, y: x // y, lambda x, y: x % y, lambda x, y: (sg if isinstance(x, sg.Tensor)
+               or isinstance(y, sg.Tensor) else torch).floor_divide(x, y)):
+        got, want = op(make(sg, a), make(sg, b)), op(make(torch, a), make(torch, b))
+        assert got.tolist() == want.tolist() and str(got.dtype) == str(want.dtype)[6:]
+
+
+def test_float_division_by_zero_is_quiet_and_like_torch():
+    x, t = sg.tensor([1.0, -2.0, 0.0]), torch.tensor([1.0, -2.0, 0.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal((x // 0.0).numpy(), (t // 0.0).numpy())
+        np.testing.assert_array_equal((x % 0.0).numpy(), (t % 0.0).numpy())
+
+
+@pytest.mark.parametrize("op", [lambda x: x // 0, lambda x: x % 0, lambda x: 5 // x * 0])
+def test_integer_division_by_zero_raises(op):
+    with pytest.raises(RuntimeError):
+        op(torch.tensor([1, 0]))
+    with pytest.raises(RuntimeError, match="integer division by zero"):
+        op(sg.tensor([1, 0]))
+
+
+def test_bool_floor_divide_is_refused_like_torch():
+    with pytest.raises(TypeError, match="floor_divide: not defined for bool and bool"):
+        sg.tensor([True]) // sg.tensor([True])
+
+
+def test_floor_divide_gradient_is_zero():
+    """Flat between jumps, like floor: gradient 0 (where PyTorch raises at backward)."""
+    x, y = leaf([5.0, -5.0]), leaf([2.0, 3.0])
+    out = x // y
+    assert out.requires_grad and out.tolist() == [2.0, -2.0]
+    (out * x).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, -2.0])
+    np.testing.assert_array_equal(y.grad.numpy(), [0.0, 0.0])
+
+
+@pytest.mark.parametrize("name", ["floor", "ceil", "round", "sign"])
+def test_rounding_gives_zero_gradients_and_keeps_ints(name):
+    x, t = leaf([1.4, -2.5, 0.5]), tleaf([1.4, -2.5, 0.5])
+    getattr(sg, name)(x).sum().backward()
+    getattr(torch, name)(t).sum().backward()
+    close(x.grad, t.grad)
+    got, want = getattr(sg, name)(sg.tensor([3, -2])), getattr(torch, name)(torch.tensor([3, -2]))
+    assert got.tolist() == want.tolist() and got.dtype == sg.int64 and not got.requires_grad
+
+
+@pytest.mark.parametrize("name", ["sign", "floor", "ceil", "round", "log10", "log2", "log1p", "expm1"])
+def test_special_values_match_torch(name):
+    values = [float("nan"), float("inf"), -float("inf"), -0.0, 0.0, 2.5, -2.5, 0.5, -0.5, 1e30]
+    with np.errstate(all="ignore"):
+        got = getattr(sg, name)(sg.tensor(values))
+    close(got, getattr(torch, name)(torch.tensor(values)), rtol=1e-6)
+
+
+def test_rounding_of_bools_and_int_decimals():
+    assert sg.sign(sg.tensor([True, False])).tolist() == [True, False]
+    with pytest.raises(TypeError, match="floor: not defined for bool"):
+        sg.floor(sg.tensor([True]))
+    with pytest.raises(TypeError, match="round: decimals=1 needs a floating-point tensor"):
+        sg.round(sg.tensor([1, 2]), decimals=1)
+
+
+def test_round_decimals_match_torch_halfway():
+    values = [1.2345, 2.5, 0.125, -0.125, 1234.5, 25.0, 150.0, -0.5]
+    for dtype in ("float32", "float64"):
+        for decimals in (-2, -1, 0, 1, 2, 3):
+            got = sg.round(sg.tensor(values, dtype=getattr(sg, dtype)), decimals=decimals)
+            want = torch.round(torch.tensor(values, dtype=getattr(torch, dtype)), decimals=decimals)
+            np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+@pytest.mark.parametrize("name", ["log10", "log2", "log1p", "expm1"])
+def test_float_functions_of_ints_are_float32(name):
+    got, want = getattr(sg, name)(sg.tensor([1, 10])), getattr(torch, name)(torch.tensor([1, 10]))
+    assert got.dtype == sg.float32
+    close(got, want, rtol=1e-6)
+
+
+# ---------------------------------------------------------------- histc
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("bins, lo, hi", [(10, 0, 0), (7, -1.0, 1.0), (3, -0.3, 0.9), (1, 0, 0)])
+def test_histc_matches_torch(bins, lo, hi, dtype):
+    rng = np.random.default_rng(bins)
+    data = np.concatenate([rng.standard_normal(500), rng.choice(np.linspace(-1, 1, 9), 100)])
+    got = sg.histc(sg.tensor(data, dtype=getattr(sg, dtype)), bins, lo, hi)
+    want = torch.histc(torch.tensor(data, dtype=getattr(torch, dtype)), bins, lo, hi)
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+    assert got.dtype == getattr(sg, dtype)
+
+
+def test_histc_edge_cases_match_torch():
+    for values, kwargs in [([2.0, 2.0], {"bins": 4}), ([], {"bins": 3}),
+                           ([1.0, 2.0, 1.0, 4.0], {"bins": 4, "min": 0, "max": 3})]:
+        got = sg.histc(sg.tensor(values), **kwargs)
+        np.testing.assert_array_equal(got.numpy(), torch.histc(torch.tensor(values), **kwargs).numpy())
+    assert not sg.histc(leaf([1.0, 2.0]), bins=3).requires_grad
+
+
+@pytest.mark.parametrize("values, kwargs, error, match", [
+    ([1, 2], {}, TypeError, "histc: input must be a floating-point tensor"),
+    ([1.0, 2.0], {"min": 3, "max": 1}, RuntimeError, "histc: max must be larger than min"),
+    ([1.0, 2.0], {"bins": 0}, RuntimeError, "histc: bins must be positive"),
+    ([1.0, float("nan")], {}, RuntimeError, "histc: the range .* is not finite"),
+])
+def test_histc_errors(values, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        sg.histc(sg.tensor(values), **kwargs)
