@@ -187,15 +187,15 @@ def train(name, steps=None, lr=None, seed=0, batch_size=256, words=None, budget_
 
 def sample(model, chars, n=10, seed=0, max_length=30):
     """n new names, each character drawn from the model's predicted distribution."""
-    rng = np.random.default_rng(seed)
+    generator = sg.Generator().manual_seed(seed)
     names = []
     model.eval()
     with sg.no_grad():
         for _ in range(n):
             context, out = [0] * model.block_size, []
             while len(out) < max_length:
-                probs = F.softmax(model(sg.tensor([context])), -1).numpy()[0].astype(np.float64)
-                i = int(rng.choice(len(chars), p=probs / probs.sum()))
+                probs = F.softmax(model(sg.tensor([context])), -1)
+                i = sg.multinomial(probs, 1, generator=generator).item()
                 if i == 0:
                     break
                 out.append(chars[i])

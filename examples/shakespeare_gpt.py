@@ -96,14 +96,13 @@ def estimate(model, data, rng, batches=10, batch_size=32):
     return sum(losses) / len(losses)
 
 
-def generate(model, idx, n, rng):
+def generate(model, idx, n, generator):
     """Append n characters to idx (1, T), each drawn from the model's next-character distribution."""
     model.eval()
     with sg.no_grad():
         for _ in range(n):
-            logits = model(sg.tensor(idx[:, -CONTEXT:]))[0, -1]
-            probs = F.softmax(logits.double(), -1).numpy()
-            idx = np.concatenate([idx, [[rng.choice(len(probs), p=probs / probs.sum())]]], axis=1)
+            probs = F.softmax(model(idx[:, -CONTEXT:])[:, -1], -1)
+            idx = sg.cat([idx, sg.multinomial(probs, 1, generator=generator)], 1)
     model.train()
     return idx
 
@@ -150,8 +149,9 @@ def main():
 
     print(f"\nvalidation loss {val:.3f} nats/char after {args.steps} steps of {args.batch_size} "
           f"windows, in {seconds:.0f} s ({seconds / max(1, args.steps) * 1e3:.0f} ms a step)")
-    prompt = np.array([[stoi["\n"]]])
-    print("\n" + "".join(chars[i] for i in generate(model, prompt, args.sample_length, rng)[0]))
+    prompt = sg.tensor([[stoi["\n"]]])
+    text = generate(model, prompt, args.sample_length, sg.Generator().manual_seed(args.seed))
+    print("\n" + "".join(chars[i] for i in text[0].tolist()))
 
 
 if __name__ == "__main__":

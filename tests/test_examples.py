@@ -99,4 +99,4 @@ def test_shakespeare_gpt_trains_a_step_and_writes():
         opt.step()
         losses.append(loss.item())
     assert abs(losses[0] - np.log(65)) < 0.3  # starts near a uniform guess
-    assert gpt.generate(model, np.array([[0]]), 5, rng).shape == (1, 6)
+    assert gpt.generate(model, sg.tensor([[0]]), 5, sg.Generator()).shape == (1, 6)
