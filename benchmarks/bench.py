@@ -11,8 +11,11 @@ Workloads:
   4-6. training XOR, digits and MNIST-shaped MLPs (benchmarks/training.py)
   7-8. one SGD step of a digits CNN and of an MNIST-shaped CNN (benchmarks/training.py); their
        NumPy column is the step's matrix products alone, timed on their own: the BLAS floor
-  9. one AdamW step of a small GPT (benchmarks/gpt.py: 4 layers, 4 heads, width 128, context 64,
-     batch 16), with the loss after 20 steps from the same weights checked to 1e-4
+  9. a char-level GRU training step, Adam (benchmarks/sequence.py)
+  10. causal scaled_dot_product_attention forward + backward, B=16, H=4, T=64, head 32
+      (benchmarks/sequence.py; the GPT's attention core)
+  11. one AdamW step of a small GPT (benchmarks/gpt.py: 4 layers, 4 heads, width 128, context 64,
+      batch 16), with the loss after 20 steps from the same weights checked to 1e-4
 
 Every timing is the best of several repeats (time.perf_counter). The script prints one table with
 absolute times, ratios and PASS/MISS per target, and checks that scratchgrad's gradients match
@@ -38,6 +41,7 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
 import gpt
+import sequence
 import training
 
 N_OPS = 10_000          # workload 1: chained ops on a (4,) tensor
@@ -62,6 +66,8 @@ MNIST_VS_FLOOR = 0.95
 DIGITS_CNN_VS_TORCH = 1.5
 MNIST_CNN_VS_TORCH = 2.0
 CNN_STEPS = {"digits": 20, "mnist": 10}   # steps per timed run
+GRU_VS_TORCH = 1.5
+ATTENTION_VS_TORCH = 1.3
 GPT_VS_TORCH = 1.3  # issue 12
 
 
@@ -330,11 +336,26 @@ def bench_cnns(sg, torch, repeats):
     return rows, checks
 
 
+# ---------------------------------------------------------------- workloads 9-10: sequence models
+
+def bench_sequences(sg, torch, repeats):
+    """The char-level GRU step and the causal attention core (benchmarks/sequence.py)."""
+    sg_s, pt_s, ok, losses = sequence.bench_gru_step(sg, torch, repeats)
+    rows = [Row("9 char GRU Adam step", "ms", sg_s * 1e3, pt_s * 1e3, None,
+                f"<= {GRU_VS_TORCH}x PyTorch", sg_s <= GRU_VS_TORCH * pt_s)]
+    checks = [("char GRU: loss after 20 steps", ok, *losses)]
+    sg_s, pt_s, ok = sequence.bench_attention(sg, torch, repeats)
+    rows.append(Row("10 causal attention fwd+bwd", "ms", sg_s * 1e3, pt_s * 1e3, None,
+                    f"<= {ATTENTION_VS_TORCH}x PyTorch", sg_s <= ATTENTION_VS_TORCH * pt_s))
+    checks.append(("causal attention: output and query gradient", ok, None, None))
+    return rows, checks
+
+
 def bench_gpt(sg, torch, repeats):
     """One AdamW step of the small GPT (benchmarks/gpt.py), as a row and a check."""
     sg_s, pt_s, ok, losses = gpt.bench_gpt(sg, torch, repeats)
     attention = "sdpa" if gpt.use_sdpa(sg) else "explicit attention"
-    row = Row(f"9 GPT AdamW step ({attention})", "ms", sg_s * 1e3, pt_s * 1e3, None,
+    row = Row(f"11 GPT AdamW step ({attention})", "ms", sg_s * 1e3, pt_s * 1e3, None,
               f"<= {GPT_VS_TORCH}x PyTorch", sg_s <= GPT_VS_TORCH * pt_s)
     return [row], ("GPT: loss after 20 steps (1e-4)", ok, *losses)
 
@@ -466,10 +487,14 @@ def main():
     training_rows, training_checks = bench_training(sg, torch, repeats)
     progress("workloads 7-8: CNN training steps")
     cnn_rows, cnn_checks = bench_cnns(sg, torch, repeats)
-    progress("workload 9: GPT training step")
+    progress("workloads 9-10: GRU step, causal attention")
+    sequence_rows, sequence_checks = bench_sequences(sg, torch, repeats)
+    progress("workload 11: GPT training step")
     gpt_rows, gpt_check = bench_gpt(sg, torch, max(1, repeats // 2))
-    rows = per_op_rows + deep_rows + matmul_rows + training_rows + cnn_rows + gpt_rows
-    checks = [per_op_check, deep_check, matmul_check, *training_checks, *cnn_checks, gpt_check]
+    rows = per_op_rows + deep_rows + matmul_rows + training_rows + cnn_rows
+    rows += sequence_rows + gpt_rows
+    checks = [per_op_check, deep_check, matmul_check, *training_checks, *cnn_checks]
+    checks += [*sequence_checks, gpt_check]
     print_table(rows)
     print_blas_shares(cnn_rows)
     print_checks(checks)

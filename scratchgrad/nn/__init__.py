@@ -1,6 +1,8 @@
 """Neural-network building blocks: modules, layers, losses, initialisation (PyTorch's torch.nn)."""
 
-from scratchgrad.nn import functional, init
+from scratchgrad.nn import functional, init, utils
+from scratchgrad.nn.attention import MultiheadAttention
+from scratchgrad.nn.containers import ModuleDict, ParameterDict, ParameterList
 from scratchgrad.nn.conv import AvgPool2d, Conv2d, MaxPool2d
 from scratchgrad.nn.layers import (
     GELU,
@@ -29,9 +31,13 @@ from scratchgrad.nn.losses import (
 )
 from scratchgrad.nn.module import IncompatibleKeys, Module, Parameter, StateDictError
 from scratchgrad.nn.normalization import BatchNorm1d, BatchNorm2d
+from scratchgrad.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 __all__ = [
     "GELU",
+    "GRU",
+    "LSTM",
+    "RNN",
     "AvgPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",
@@ -42,9 +48,11 @@ __all__ = [
     "Dropout",
     "Embedding",
     "Flatten",
+    "GRUCell",
     "Identity",
     "IncompatibleKeys",
     "L1Loss",
+    "LSTMCell",
     "LayerNorm",
     "LeakyReLU",
     "Linear",
@@ -52,9 +60,14 @@ __all__ = [
     "MSELoss",
     "MaxPool2d",
     "Module",
+    "ModuleDict",
     "ModuleList",
+    "MultiheadAttention",
     "NLLLoss",
     "Parameter",
+    "ParameterDict",
+    "ParameterList",
+    "RNNCell",
     "ReLU",
     "Sequential",
     "Sigmoid",
@@ -63,4 +76,5 @@ __all__ = [
     "Tanh",
     "functional",
     "init",
+    "utils",
 ]

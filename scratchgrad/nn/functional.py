@@ -32,7 +32,7 @@ __all__ = [
     "avg_pool2d", "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits",
     "conv2d", "cross_entropy", "dropout", "embedding", "gelu", "l1_loss", "layer_norm",
     "leaky_relu", "linear", "log_softmax", "max_pool2d", "mse_loss", "nll_loss", "one_hot", "relu",
-    "sigmoid", "softmax", "softplus", "tanh",
+    "scaled_dot_product_attention", "sigmoid", "softmax", "softplus", "tanh",
 ]
 
 
@@ -100,6 +100,115 @@ def embedding(indices, weight, padding_idx=None):
         rows = where(keep, rows, rows.detach())
     return rows
 
+
+# ---------------------------------------------------------------- attention
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
+                                 scale=None, enable_gqa=False):
+    """softmax(Q Kᵀ · scale + mask) V, scale = 1/√E by default. A bool attn_mask keeps the
+    positions where it is True; a float one is added to the scores; is_causal keeps key j for
+    query i when j <= i. Dropout (dropout_p > 0) applies to the attention weights."""
+    op = "scaled_dot_product_attention"
+    q, k, v = as_tensor(query), as_tensor(key), as_tensor(value)
+    if enable_gqa:
+        k, v = _repeat_heads(op, q, k), _repeat_heads(op, q, v)
+    _check_attention_shapes(op, q, k, v)
+    if is_causal and attn_mask is not None:
+        raise RuntimeError(f"{op}: explicit attn_mask should not be set when is_causal=True")
+    bias, drop = None, None
+    if attn_mask is not None:
+        bias, drop = _attention_mask(op, "attn_mask", attn_mask, q, k, keep_where=True)
+    if is_causal:
+        drop = "causal"
+    weights = _attention_weights(q, k, scale, bias, drop)
+    if dropout_p > 0:
+        weights = dropout(weights, dropout_p)
+    return weights @ v
+
+
+def _attention_weights(q, k, scale=None, bias=None, drop=None, masked_rows_nan=False):
+    """softmax(Q Kᵀ · scale + bias) over the keys, -inf where drop (a bool array, or "causal"):
+    one fused node (primitives.attention_weights)."""
+    scale = 1 / math.sqrt(q.shape[-1]) if scale is None else scale
+    if isinstance(drop, str):
+        masked = _causal_mask(q.shape[-2], k.shape[-2], q.dtype)
+    else:
+        masked = None if drop is None else np.where(drop, -np.inf, 0).astype(q.dtype)
+    inputs = (q, k, bias)
+    params = {"masked": masked, "scale": scale, "masked_rows_nan": masked_rows_nan,
+              "memo": P.Memo(inputs)}
+    args = (q._data, k._data, None if bias is None else bias._data)
+    return apply(P.attention_weights, inputs, args, params)
+
+
+def _attention_mask(op, name, mask, q, k, keep_where):
+    """A mask as (float bias or None, bool drop array or None). keep_where=True: True keeps a
+    position (scaled_dot_product_attention); False: True drops it (MultiheadAttention)."""
+    mask = as_tensor(mask)
+    scores_shape = np.broadcast_shapes(q.shape[:-2], k.shape[:-2]) + (q.shape[-2], k.shape[-2])
+    try:
+        fits = np.broadcast_shapes(mask.shape, scores_shape) == scores_shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ShapeError(f"{op}: {name} of shape {describe_shape(mask.shape)} doesn't broadcast "
+                         f"to the attention scores' shape {describe_shape(scores_shape)} "
+                         "(batch..., L, S)")
+    if mask.dtype == dtypes.bool_:
+        return None, (~mask._data if keep_where else mask._data)
+    if mask.dtype.kind != "f":
+        raise DTypeError(f"{op}: {name} must be bool or floating point, got {mask.dtype}")
+    return (mask if mask.dtype == q.dtype else mask.astype(q.dtype)), None
+
+
+def _repeat_heads(op, q, kv):
+    """Grouped-query attention: each of kv's heads (dimension -3) serves q.shape[-3] / its
+    count query heads, as repeat_interleave would lay them out."""
+    if q.ndim < 3 or kv.ndim < 3 or q.shape[-3] % kv.shape[-3]:
+        raise ShapeError(f"{op}: enable_gqa needs the query's heads (dimension -3 of "
+                         f"{describe_shape(q.shape)}) to be a multiple of the key's and value's "
+                         f"(of {describe_shape(kv.shape)})")
+    heads = np.repeat(np.arange(kv.shape[-3]), q.shape[-3] // kv.shape[-3])
+    return kv[(Ellipsis, heads, slice(None), slice(None))]
+
+
+def _check_attention_shapes(op, q, k, v):
+    tensors = (("query", q), ("key", k), ("value", v))
+    for name, t in tensors:
+        if t.ndim < 2:
+            raise ShapeError(f"{op}: {name} must have at least 2 dimensions (..., length, "
+                             f"features), got shape {describe_shape(t.shape)}")
+        if t.dtype.kind != "f" or t.dtype != q.dtype:
+            raise DTypeError(f"{op}: query, key and value must have the same floating-point "
+                             f"dtype, got {q.dtype}, {k.dtype} and {v.dtype}")
+    if q.shape[-1] != k.shape[-1]:
+        raise ShapeError(f"{op}: query of shape {describe_shape(q.shape)} and key of shape "
+                         f"{describe_shape(k.shape)} must have the same last dimension (E)")
+    if v.shape[-2] != k.shape[-2]:
+        raise ShapeError(f"{op}: key of shape {describe_shape(k.shape)} and value of shape "
+                         f"{describe_shape(v.shape)} must have the same length (dimension -2)")
+    try:
+        np.broadcast_shapes(*(t.shape[:-2] for _, t in tensors))
+    except ValueError:
+        raise ShapeError(f"{op}: the batch dimensions of query {describe_shape(q.shape)}, key "
+                         f"{describe_shape(k.shape)} and value {describe_shape(v.shape)} don't "
+                         "broadcast") from None
+
+
+_causal_masks = {}
+
+
+def _causal_mask(length, source, dtype):
+    """-inf above the diagonal, 0 elsewhere: query i may not see key j > i (top-left aligned,
+    as PyTorch's tril(ones(L, S))). Cached per shape and dtype: it is the same every step."""
+    key = (length, source, dtype)
+    mask = _causal_masks.get(key)
+    if mask is None:
+        mask = np.where(np.triu(np.ones((length, source), dtype=bool), k=1), -np.inf, 0)
+        mask = mask.astype(dtype)
+        mask.flags.writeable = False
+        _causal_masks[key] = mask
+    return mask
 
 # ---------------------------------------------------------------- convolution and pooling
 # Argument checks and PyTorch's argument forms here; the maths is in scratchgrad/convolution.py.

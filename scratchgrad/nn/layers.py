@@ -111,6 +111,11 @@ class Flatten(Module):
 
 
 class Identity(Module):
+    """Returns its input; accepts and ignores any constructor arguments, as PyTorch's does."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
     def forward(self, x):
         return x
 

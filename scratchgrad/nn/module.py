@@ -32,6 +32,35 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
+def check_device(op, device):
+    """scratchgrad runs on the CPU: "cpu" (or "cpu:0", or a device object whose type is cpu)
+    passes, anything else raises."""
+    if device is None:
+        return
+    name = str(getattr(device, "type", device))
+    if name.split(":")[0] != "cpu" or name.count(":") > 1:
+        raise RuntimeError(f"{op}: device {str(device)!r} is not available: scratchgrad runs on "
+                           "the CPU only (use device='cpu')")
+
+
+def _device_and_dtype(op, args, kwargs):
+    """PyTorch's .to() argument forms: (device), (dtype), (device, dtype), (tensor), keywords."""
+    device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
+    kwargs.pop("non_blocking", None)
+    if kwargs:
+        raise TypeError(f"{op}: unexpected keyword arguments {sorted(kwargs)}")
+    if len(args) > 2:
+        raise TypeError(f"{op}: takes at most 2 positional arguments, got {len(args)}")
+    for arg in args:
+        if isinstance(arg, Tensor):
+            dtype = arg.dtype
+        elif isinstance(arg, str) or isinstance(getattr(arg, "type", None), str):
+            device = arg
+        else:
+            dtype = arg
+    return device, dtype
+
+
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
@@ -173,11 +202,18 @@ class Module:
 
     # ------------------------------------------------------------ training helpers
     def zero_grad(self, set_to_none=True):
+        """Drop every gradient (PyTorch 2's default), or with set_to_none=False zero each
+        existing one in place (aliases of a .grad see the zeros; None stays None)."""
         for p in self.parameters():
             if set_to_none or p.grad is None:
                 p.grad = None
+            elif p.grad.grad_fn is not None or not p.grad._data.flags.writeable:
+                p.grad = Tensor._wrap(np.zeros_like(p.grad._data))
             else:
-                p.grad = Tensor._wrap(np.zeros_like(p._data))
+                p.grad._data[...] = 0
+                bump = getattr(p.grad, "_bump_version", None)
+                if bump is not None:
+                    bump()
 
     def train(self, mode=True):
         for module in self.modules():
@@ -199,9 +235,18 @@ class Module:
         fn(self)
         return self
 
-    def to(self, dtype):
-        """Convert every parameter and floating-point buffer to dtype, in place."""
+    def to(self, *args, **kwargs):
+        """to(device), to(dtype), to(device, dtype) or to(tensor): every parameter and
+        floating-point buffer converted to the dtype, in place. The device must be the CPU."""
+        device, dtype = _device_and_dtype("Module.to", args, kwargs)
+        if device is not None:
+            check_device("Module.to", device)
+        if dtype is None:
+            return self
         dtype = dtypes.as_dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"Module.to only accepts floating point dtypes, but got desired "
+                            f"dtype={dtype}")
         for module in self.modules():
             for table in (module._parameters, module._buffers):
                 for value in table.values():
@@ -210,6 +255,12 @@ class Module:
                         if value.grad is not None:
                             value.grad = Tensor._wrap(value.grad._data.astype(dtype))
         return self
+
+    def cpu(self):
+        return self
+
+    def cuda(self, device=None):
+        check_device("Module.cuda", "cuda" if device is None else device)
 
     def float(self):
         return self.to(dtypes.float32)
