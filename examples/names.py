@@ -6,6 +6,9 @@ is ln 27 = 3.30) and makes up 10 new names.
     python examples/names.py [--models bigram,mlp,gru,transformer] [--steps N] [--seed S]
 
 The names come from sg.data.names() (downloaded once, or read from $SCRATCHGRAD_DATA).
+
+With the default settings, on this project's 2-core machine (OPENBLAS_NUM_THREADS=1): dev loss
+bigram 2.456 (1 s), MLP 2.129 (8 s), GRU 2.035 (36 s), transformer 2.095 (100 s).
 """
 import argparse
 import math
