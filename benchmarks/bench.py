@@ -14,7 +14,9 @@ Workloads:
   9. a char-level GRU training step, Adam (benchmarks/sequence.py)
   10. causal scaled_dot_product_attention forward + backward, B=16, H=4, T=64, head 32
       (benchmarks/sequence.py; the GPT's attention core)
-  11. one AdamW step of a small GPT (benchmarks/gpt.py: 4 layers, 4 heads, width 128, context 64,
+  11-12. sg.cat / sg.stack of 8,000 (3,) tensors, then .sum().backward(): backward must be
+       linear in the number of inputs (it was quadratic: 6.5 s)
+  13. one AdamW step of a small GPT (benchmarks/gpt.py: 4 layers, 4 heads, width 128, context 64,
       batch 16), with the loss after 20 steps from the same weights checked to 1e-4
 
 Every timing is the best of several repeats (time.perf_counter). The script prints one table with
@@ -69,6 +71,9 @@ CNN_STEPS = {"digits": 20, "mnist": 10}   # steps per timed run
 GRU_VS_TORCH = 1.5
 ATTENTION_VS_TORCH = 1.3
 GPT_VS_TORCH = 1.3  # issue 12
+CAT_INPUTS = 8_000       # workloads 9-10: tensors joined by one cat / stack
+# PyTorch took 0.02-0.1 s here when this was set; a quadratic backward took 6.5 s.
+CAT_SECONDS = 0.5
 
 
 # ---------------------------------------------------------------- helpers
@@ -355,7 +360,7 @@ def bench_gpt(sg, torch, repeats):
     """One AdamW step of the small GPT (benchmarks/gpt.py), as a row and a check."""
     sg_s, pt_s, ok, losses = gpt.bench_gpt(sg, torch, repeats)
     attention = "sdpa" if gpt.use_sdpa(sg) else "explicit attention"
-    row = Row(f"11 GPT AdamW step ({attention})", "ms", sg_s * 1e3, pt_s * 1e3, None,
+    row = Row(f"13 GPT AdamW step ({attention})", "ms", sg_s * 1e3, pt_s * 1e3, None,
               f"<= {GPT_VS_TORCH}x PyTorch", sg_s <= GPT_VS_TORCH * pt_s)
     return [row], ("GPT: loss after 20 steps (1e-4)", ok, *losses)
 
@@ -364,6 +369,32 @@ def print_blas_shares(rows):
     """What share of each CNN step the matrix products alone take (NumPy column / scratchgrad)."""
     shares = [f"{r.metric.split(' SGD')[0][2:]} {r.numpy / r.sg:.0%}" for r in rows]
     print(f"\nMatrix products' share of a CNN step (the BLAS floor): {', '.join(shares)}")
+
+
+# ---------------------------------------------------------------- workloads 9-10: cat and stack
+
+def time_join(lib, join, arrays):
+    """One run: (seconds, gradient of the last input) for join(leaves).sum().backward()."""
+    leaves = [lib.tensor(a, requires_grad=True) for a in arrays]
+    with gc_paused():
+        t0 = time.perf_counter()
+        join(leaves, 0).sum().backward()
+        seconds = time.perf_counter() - t0
+    return seconds, leaves[-1].grad.numpy()
+
+
+def bench_cat(sg, torch, repeats):
+    arrays = list(np.random.default_rng(0).standard_normal((CAT_INPUTS, 3), dtype=np.float32))
+    rows, checks = [], []
+    for number, name in ((11, "cat"), (12, "stack")):
+        sg_runs = [time_join(sg, getattr(sg, name), arrays) for _ in range(repeats)]
+        pt_runs = [time_join(torch, getattr(torch, name), arrays) for _ in range(repeats)]
+        sg_s, pt_s = min(r[0] for r in sg_runs), min(r[0] for r in pt_runs)
+        rows.append(Row(f"{number} {name} of {CAT_INPUTS:,} fwd+bwd", "s", sg_s, pt_s, None,
+                        f"<= {CAT_SECONDS} s", sg_s <= CAT_SECONDS))
+        checks.append((f"{name}: grad of the last input", close(sg_runs[-1][1], pt_runs[-1][1]),
+                       sg_runs[-1][1], pt_runs[-1][1]))
+    return rows, checks
 
 
 def close(x, y):
@@ -489,12 +520,14 @@ def main():
     cnn_rows, cnn_checks = bench_cnns(sg, torch, repeats)
     progress("workloads 9-10: GRU step, causal attention")
     sequence_rows, sequence_checks = bench_sequences(sg, torch, repeats)
-    progress("workload 11: GPT training step")
+    progress("workloads 11-12: cat and stack of many tensors")
+    cat_rows, cat_checks = bench_cat(sg, torch, repeats)
+    progress("workload 13: GPT training step")
     gpt_rows, gpt_check = bench_gpt(sg, torch, max(1, repeats // 2))
     rows = per_op_rows + deep_rows + matmul_rows + training_rows + cnn_rows
-    rows += sequence_rows + gpt_rows
+    rows += sequence_rows + cat_rows + gpt_rows
     checks = [per_op_check, deep_check, matmul_check, *training_checks, *cnn_checks]
-    checks += [*sequence_checks, gpt_check]
+    checks += [*sequence_checks, *cat_checks, gpt_check]
     print_table(rows)
     print_blas_shares(cnn_rows)
     print_checks(checks)

@@ -99,8 +99,12 @@ class Primitive:
         # What each input's rule reads (input positions, ANS for the output), so backward can
         # check that none of it was modified in place since; an op with saves=False reads
         # only shapes, which in-place ops can't change.
-        self.reads = (tuple(rule_reads(rule) for rule in self.vjps)
-                      if saves and not isinstance(self.vjps, per_input) else None)
+        if not saves:
+            self.reads = None
+        elif isinstance(self.vjps, per_input):
+            self.reads = SameForEvery(per_input_reads(self.vjps.rule))
+        else:
+            self.reads = tuple(rule_reads(rule) for rule in self.vjps)
         self.saves = saves
         every_primitive.append(self)
         if forward_checks:
@@ -110,7 +114,26 @@ class Primitive:
         return f"<primitive {self.name}>"
 
 
-ANS = -1  # in Primitive.reads: the rule reads the op's output
+ANS = -1    # in Primitive.reads: the rule reads the op's output
+EVERY = -2  # ... or every input (a per_input rule that reads its tuple of inputs)
+
+
+class SameForEvery(tuple):
+    """A per_input op's reads: the same positions whichever input the rule serves."""
+
+    def __getitem__(self, i):
+        return tuple(self)
+
+
+def per_input_reads(rule):
+    """What a per_input rule, rule(g, ans, inputs, ..., index), reads: the output and/or every
+    input; or, for a rule that hands them to a vjp with one parameter per input (memoized), what
+    that vjp reads."""
+    vjp = getattr(rule, "vjp", None)
+    if vjp is not None:
+        return rule_reads(vjp)
+    return tuple(EVERY if position == 0 else position for position in rule_reads(rule)
+                 if position in (ANS, 0))
 
 
 def rule_reads(rule):
@@ -197,7 +220,9 @@ class per_input:
         self.rule = rule
 
     def __getitem__(self, index):
-        return functools.partial(self.rule, index=index)
+        """The rule for input `index`, called as the other ops' rules are: rule(g, ans, *args)."""
+        rule = self.rule
+        return lambda g, ans, *args, **params: rule(g, ans, args, index=index, **params)
 
 
 # ---------------------------------------------------------------- hooks for debugging modes
@@ -358,12 +383,17 @@ def check_saved_values(node, out, inputs):
     for i, x in enumerate(inputs):
         if not (isinstance(x, Tensor) and x.requires_grad):
             continue
-        for position in reads[i]:
+        positions = reads[i]
+        if EVERY in positions:
+            positions = (*range(len(inputs)), *(p for p in positions if p == ANS))
+        for position in positions:
             if position == ANS:
                 value, storage = out, versions.output_storage.get(node) or out._storage
-            else:
+            elif position < len(inputs):
                 value = inputs[position]
                 storage = getattr(value, "_storage", None)
+            else:  # a parameter (axis, scale, ...) the rule's signature names after the inputs
+                continue
             write = storage and storage.written_after(node.seq)
             if write:
                 raise _modified_error(node, position, value, storage, write)
@@ -453,7 +483,10 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
                     continue
                 # Spelled out by arity: a call with *values costs more than most rules' arithmetic.
                 if params:
-                    gx = rules[i](g, ans, *values, **params)
+                    if type(rules) is per_input:  # cat's: all inputs as one tuple, since spreading
+                        gx = rules.rule(g, ans, values, index=i, **params)  # n into n calls is n²
+                    else:
+                        gx = rules[i](g, ans, *values, **params)
                 elif len(values) == 2:
                     gx = rules[i](g, ans, values[0], values[1])
                 elif len(values) == 1:
@@ -621,7 +654,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     if retain_graph is None:
         retain_graph = create_graph
     capture = {id(x): None for x in inputs}
-    run_backward(outputs, root_grads, retain_graph, create_graph, capture)
+    with silenced():  # no NumPy warning from the rules at inf or nan: see scratchgrad/quiet.py
+        run_backward(outputs, root_grads, retain_graph, create_graph, capture)
     results = []
     for i, x in enumerate(inputs):
         g = capture[id(x)]
@@ -634,4 +668,5 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 # Imported last: tensor.py imports this module, and the engine only needs Tensor at call time.
 from scratchgrad.growth import watch_growth
+from scratchgrad.quiet import silenced
 from scratchgrad.tensor import Tensor

@@ -30,6 +30,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from scratchgrad.autograd import Primitive, call
+from scratchgrad.quiet import quietly
 
 # The geometry of a sliding window, each entry per spatial dimension (height, width):
 # kernel and stride sizes, padding as (before, after) pairs, dilation (gaps between taps).
@@ -129,11 +130,11 @@ def _window_spread(g, window, shape):
 
 
 window_sum = Primitive(
-    "window_sum", _window_sum,
+    "window_sum", quietly(_window_sum),
     lambda g, ans, x, window: call(window_spread, g, window=window, shape=x.shape),
     saves=False)
 window_spread = Primitive(
-    "window_spread", _window_spread,
+    "window_spread", quietly(_window_spread),
     lambda g, ans, y, window, shape: call(window_sum, g, window=window),
     saves=False)
 
@@ -193,16 +194,16 @@ def _max_pool2d_gather(image_g, x, ans, window):
 
 
 max_pool2d = Primitive(
-    "max_pool2d", _max_pool2d,
+    "max_pool2d", quietly(_max_pool2d),
     lambda g, ans, x, window: call(max_pool2d_scatter, g, x, ans, window=window))
 # Where the maximum sits is piecewise constant in x (and in the pooled y): zero gradient.
 max_pool2d_scatter = Primitive(
-    "max_pool2d_scatter", _max_pool2d_scatter,
+    "max_pool2d_scatter", quietly(_max_pool2d_scatter),
     lambda gg, ans, g, x, y, window: call(max_pool2d_gather, gg, x, y, window=window),
     lambda gg, ans, g, x, y, window: x * 0,
     lambda gg, ans, g, x, y, window: y * 0)
 max_pool2d_gather = Primitive(
-    "max_pool2d_gather", _max_pool2d_gather,
+    "max_pool2d_gather", quietly(_max_pool2d_gather),
     lambda gg, ans, image_g, x, y, window: call(max_pool2d_scatter, gg, x, y, window=window),
     lambda gg, ans, image_g, x, y, window: x * 0,
     lambda gg, ans, image_g, x, y, window: y * 0)
@@ -297,7 +298,7 @@ def _conv2d_flipped(g, w, window, groups):
 
 
 conv2d = Primitive(
-    "conv2d", _conv2d,
+    "conv2d", quietly(_conv2d),
     lambda g, ans, x, w, b, window, groups: call(
         conv2d_input_grad, g, w, shape=x.shape, window=window, groups=groups),
     lambda g, ans, x, w, b, window, groups: call(
@@ -306,13 +307,13 @@ conv2d = Primitive(
 # Both gradients are linear in each argument, so their rules are the three ops again:
 # <G, input_grad(g, w)> = <conv2d(G, w), g> = <w, weight_grad(G, g)>.
 conv2d_input_grad = Primitive(
-    "conv2d_input_grad", _conv2d_input_grad,
+    "conv2d_input_grad", quietly(_conv2d_input_grad),
     lambda gg, ans, g, w, shape, window, groups: call(
         conv2d, gg, w, None, window=window, groups=groups),
     lambda gg, ans, g, w, shape, window, groups: call(
         conv2d_weight_grad, gg, g, shape=w.shape, window=window, groups=groups))
 conv2d_weight_grad = Primitive(
-    "conv2d_weight_grad", _conv2d_weight_grad,
+    "conv2d_weight_grad", quietly(_conv2d_weight_grad),
     lambda gw, ans, x, g, shape, window, groups: call(
         conv2d_input_grad, g, gw, shape=x.shape, window=window, groups=groups),
     lambda gw, ans, x, g, shape, window, groups: call(

@@ -6,8 +6,11 @@ mistake and of the one NumPy raises, so `except RuntimeError` (PyTorch habit) an
 with the line of the user's code that led to it.
 """
 import linecache
+import operator
 import os
 import sys
+
+import numpy as np
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -50,6 +53,14 @@ class ShapeError(PointsAtCaller, ValueError, RuntimeError):
 
 class AxisError(PointsAtCaller, IndexError, ValueError):
     """An axis (dimension) argument is out of range or repeated."""
+
+
+class ArgumentError(PointsAtCaller, AssertionError, ValueError):
+    """An argument PyTorch checks with an assertion (Embedding's padding_idx out of range)."""
+
+
+class AxisListError(PointsAtCaller, RuntimeError, ValueError):
+    """A list of axes repeats one, or has the wrong length (permute): PyTorch's RuntimeError."""
 
 
 class DTypeError(PointsAtCaller, TypeError, RuntimeError):
@@ -107,15 +118,19 @@ def normalize_axis(op, axis, ndim):
 
 
 def normalize_axes(op, axis, ndim):
-    """axis=None means every axis; an int or a tuple is normalised and checked for repeats."""
+    """axis=None means every axis; an int or a tuple is normalised and checked for repeats.
+
+    A 0-d tensor has no axis to reduce, but accepts 0 and -1 (and refuses others) as PyTorch does.
+    """
     if axis is None:
         return tuple(range(ndim))
     if isinstance(axis, (tuple, list)):
         axes = tuple(normalize_axis(op, a, ndim) for a in axis)
         if len(set(axes)) != len(axes):
-            raise AxisError(f"{op}: axis {tuple(axis)} repeats a dimension")
+            raise AxisListError(f"{op}: axis {tuple(axis)} repeats a dimension")
         return axes if ndim else ()
-    return (normalize_axis(op, axis, ndim),) if ndim else ()
+    axis = normalize_axis(op, axis, ndim)
+    return (axis,) if ndim else ()
 
 
 class GradcheckError(PointsAtCaller, RuntimeError):
@@ -132,3 +147,21 @@ class DeviceError(PointsAtCaller, RuntimeError):
 
 class IndexRangeError(PointsAtCaller, IndexError, RuntimeError):
     """An index points outside the tensor (gather, scatter_add, index_select)."""
+
+
+def check_sizes(name, size):
+    """zeros(2, 3) and zeros((2, 3)) both mean the shape (2, 3); sizes are ints (not floats, bools
+    or strings: PyTorch's TypeError) and not negative (its RuntimeError)."""
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = size[0]
+    return tuple(_check_size(name, n) for n in size)
+
+
+def _check_size(name, n):
+    """One size: an int (or anything with __index__, e.g. np.int64 or a one-element int tensor)."""
+    if isinstance(n, (bool, np.bool_)) or not hasattr(n, "__index__"):
+        raise TypeError(f"{name}: sizes must be ints, got {type(n).__name__} {n!r}")
+    n = operator.index(n)
+    if n < 0:
+        raise ValueRangeError(f"{name}: sizes can't be negative, got {n}")
+    return n

@@ -102,7 +102,7 @@ def _primitive_for(cls):
     return primitive
 
 
-def _custom_rule(g, ans, *args, ctx, fn, outputs, index):
+def _custom_rule(g, ans, args, ctx, fn, outputs, index):
     """Call the user's backward once per incoming gradient and hand out its answers by input."""
     if ctx._for is not g:
         ctx._grads = _run_backward(fn, ctx, _output_grads(g, outputs), args)

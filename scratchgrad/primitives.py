@@ -18,6 +18,7 @@ import string
 import numpy as np
 
 from scratchgrad.autograd import Primitive, call, per_input
+from scratchgrad.quiet import quietly
 
 # ---------------------------------------------------------------- arithmetic
 
@@ -34,7 +35,7 @@ mul = Primitive("mul", np.multiply,
                 lambda g, ans, x, y: g * x)
 # y's rule reads x, not ans (= x / y), as PyTorch's does: so modifying x in place after a
 # division raises at backward, and modifying the quotient doesn't, as there.
-div = Primitive("div", np.true_divide,
+div = Primitive("div", quietly(np.true_divide),
                 lambda g, ans, x, y: g / y,
                 lambda g, ans, x, y: -g * (x / y) / y)
 
@@ -98,7 +99,7 @@ def _matmul_grad_y(g, ans, x, y):
     return np.swapaxes(x, -1, -2) @ g
 
 
-matmul = Primitive("matmul", np.matmul, _matmul_grad_x, _matmul_grad_y)
+matmul = Primitive("matmul", quietly(np.matmul), _matmul_grad_x, _matmul_grad_y)
 
 
 def _linear(x, w, b):
@@ -115,7 +116,7 @@ def _linear_grad_w(g, ans, x, w, b):
     return g.reshape(-1, g.shape[-1]).T @ x.reshape(-1, x.shape[-1])
 
 
-linear = Primitive("linear", _linear,
+linear = Primitive("linear", quietly(_linear),
                    lambda g, ans, x, w, b: g @ w,
                    _linear_grad_w,
                    lambda g, ans, x, w, b: g)
@@ -179,7 +180,7 @@ def _softmax_cross_entropy_grad(g, ans, x, p):
 # Its text (the docstring: trace and `scratchgrad learn solution` show it) is softmax − one-hot;
 # the code keeps Σp for targets that are not one-hot (label smoothing, class weights).
 softmax_cross_entropy = Primitive(
-    "softmax_cross_entropy", _softmax_cross_entropy, _softmax_cross_entropy_grad,
+    "softmax_cross_entropy", quietly(_softmax_cross_entropy), _softmax_cross_entropy_grad,
     lambda g, ans, x, p: -np.expand_dims(g, -1) * _log_softmax_last(x))
 
 
@@ -190,13 +191,13 @@ def _bce_with_logits(x, t):
 
 # One primitive for stability and speed: its derivatives σ(x) - t and -x are one line each.
 binary_cross_entropy_with_logits = Primitive(
-    "binary_cross_entropy_with_logits", _bce_with_logits,
+    "binary_cross_entropy_with_logits", quietly(_bce_with_logits),
     lambda g, ans, x, t: g * (call(sigmoid, x) - t),
     lambda g, ans, x, t: -g * x)
 
 # A primitive for stability: composed from log and clip, p = 0 or 1 would give 0·∞ = NaN.
 # PyTorch's rule bounds the denominator instead: (p - t) / max(p(1 - p), 1e-12).
-binary_cross_entropy = Primitive("binary_cross_entropy", _bce,
+binary_cross_entropy = Primitive("binary_cross_entropy", quietly(_bce),
                                  lambda g, ans, p, t: g * (p - t) / np.maximum(p * (1 - p), 1e-12),
                                  _bce_grad_target)
 
@@ -204,7 +205,7 @@ _erf_scalar = np.vectorize(math.erf, otypes=[np.float64])
 erf = Primitive("erf", lambda x: _erf_scalar(x).astype(x.dtype),
                 lambda g, ans, x: g * (2 / math.sqrt(math.pi)) * np.exp(-x * x))
 # A dtype change passes the gradient through; the engine casts it back to the input's dtype.
-cast = Primitive("cast", lambda x, dtype: x.astype(dtype), lambda g, ans, x, dtype: g, saves=False)
+cast = Primitive("cast", quietly(lambda x, dtype: x.astype(dtype)), lambda g, ans, x, dtype: g, saves=False)
 copy = Primitive("copy", np.copy, lambda g, ans, x: g, saves=False)
 
 
@@ -220,7 +221,8 @@ def _sum_grad(g, ans, x, axis, keepdims):
     return np.broadcast_to(_unreduce(g, x, axis, keepdims), x.shape)
 
 
-sum = Primitive("sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims), _sum_grad,
+sum = Primitive("sum", quietly(lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims)),
+                _sum_grad,
                 saves=False)
 
 
@@ -244,7 +246,8 @@ def _prod_grad(g, ans, x, axis, keepdims):
     return _unreduce(g, x, axis, keepdims) * others
 
 
-prod = Primitive("prod", lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims), _prod_grad)
+prod = Primitive("prod", quietly(lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims)),
+                 _prod_grad)
 
 
 # ---------------------------------------------------------------- shapes
@@ -285,15 +288,16 @@ add_at = Primitive("add_at", _add_at,
                    saves=False)
 
 
-def _cat_grad(g, ans, *xs, axis, index):
-    """The slice of g that lines up with this input."""
-    start = builtins.sum(x.shape[axis] for x in xs[:index])
+def _cat_grad(g, ans, xs, axis, offsets, index):
+    """The slice of g that lines up with this input: offsets[index] up to offsets[index + 1]."""
     window = [slice(None)] * g.ndim
-    window[axis] = slice(start, start + xs[index].shape[axis])
+    window[axis] = slice(offsets[index], offsets[index + 1])
     return g[tuple(window)]
 
 
-cat = Primitive("cat", lambda *xs, axis: np.concatenate(xs, axis=axis),
+# offsets (where each input starts along the axis, and the total) are worked out once, by
+# ops.cat: summing the earlier inputs' sizes in every rule made backward quadratic in n.
+cat = Primitive("cat", lambda *xs, axis, offsets: np.concatenate(xs, axis=axis),
                 per_input(_cat_grad),
                 saves=False)
 
@@ -462,7 +466,7 @@ cumsum = Primitive("cumsum", _cumsum,
                    saves=False)
 
 
-def _einsum_grad(g, ans, *xs, equation, index):
+def _einsum_grad(g, ans, xs, equation, index):
     """einsum of g with the other operands, into this operand's subscripts."""
     inputs, output = equation.split("->")
     terms = inputs.split(",")
@@ -523,7 +527,7 @@ class Memo:
 def memoized(vjp):
     """The rules of an op whose vjp(g, ans, *args, **params) returns every input's gradient at
     once; the op's params must include a Memo as `memo`."""
-    def rule(g, ans, *args, index, memo, **params):
+    def rule(g, ans, args, index, memo, **params):  # args: the inputs, as one tuple (per_input)
         if memo.g is not g:
             memo.grads = vjp(g, ans, *args, **params)
             memo.g = g
@@ -532,6 +536,7 @@ def memoized(vjp):
             memo.g = memo.grads = None
         return grad
     rule.__doc__ = vjp.__doc__
+    rule.vjp = vjp  # what the rule reads is what vjp reads (autograd.per_input_reads)
     return per_input(rule)
 
 

@@ -15,7 +15,13 @@ import numpy as np
 
 from scratchgrad import dtypes
 from scratchgrad.devices import check_device, cpu
-from scratchgrad.errors import DTypeError, ShapeError, ValueRangeError, describe_shape
+from scratchgrad.errors import (
+    DTypeError,
+    ShapeError,
+    ValueRangeError,
+    check_sizes,
+    describe_shape,
+)
 from scratchgrad.ops import as_tensor
 from scratchgrad.tensor import Tensor
 
@@ -142,18 +148,6 @@ def normal_array(shape, dtype=dtypes.default_float, mean=0.0, std=1.0, generator
 
 # ---------------------------------------------------------------- the random factories
 
-def _size(name, size):
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        size = size[0]
-    try:
-        size = tuple(int(n) for n in size)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name}: sizes must be ints, got {size!r}") from None
-    if any(n < 0 for n in size):
-        raise ValueRangeError(f"{name}: sizes can't be negative, got {size}")
-    return size
-
-
 def _float_dtype(name, dtype):
     dtype = dtypes.default_float if dtype is None else dtypes.as_dtype(dtype)
     if dtype.kind != "f":
@@ -172,7 +166,7 @@ def rand(*sizes, size=None, generator=None, dtype=None, device=None, requires_gr
     """Uniform on [0, 1): rand(2, 3), rand((2, 3)) or rand(size=(2, 3))."""
     check_device("rand", device)
     dtype = _float_dtype("rand", dtype)
-    shape = _size("rand", sizes if size is None else (size,))
+    shape = check_sizes("rand", sizes if size is None else (size,))
     return _finish(uniform_array(shape, dtype, generator=generator), requires_grad)
 
 
@@ -180,7 +174,7 @@ def randn(*sizes, size=None, generator=None, dtype=None, device=None, requires_g
     """Standard normal: randn(2, 3), randn((2, 3)) or randn(size=(2, 3))."""
     check_device("randn", device)
     dtype = _float_dtype("randn", dtype)
-    shape = _size("randn", sizes if size is None else (size,))
+    shape = check_sizes("randn", sizes if size is None else (size,))
     return _finish(normal_array(shape, dtype, generator=generator), requires_grad)
 
 
@@ -206,7 +200,7 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
     if not isinstance(size, (tuple, list)):
         raise TypeError(f"randint: size must be a tuple of ints, got {size!r}")
     check_device("randint", device)
-    size = _size("randint", size)
+    size = check_sizes("randint", size)
     low, high = int(low), int(high)
     if low >= high:
         raise ValueRangeError(f"randint: low must be less than high, got low={low} >= high={high}")
@@ -237,7 +231,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
         if std < 0:
             raise ValueRangeError(f"normal: std must be >= 0, got {std}")
         dtype = _float_dtype("normal", dtype)
-        array = normal_array(_size("normal", (size,)), dtype, mean, std, generator)
+        array = normal_array(check_sizes("normal", (size,)), dtype, mean, std, generator)
         return _finish(array, requires_grad)
     mean, std = as_tensor(mean), as_tensor(std)
     if std._data.size and np.min(std._data) < 0:

@@ -6,9 +6,11 @@ then the tensors' raw little-endian C-order bytes, offsets counted from the end 
 Loading only ever parses JSON and copies bytes, so a file can't run code (unlike pickle).
 """
 import contextlib
+import errno
 import json
 import os
 import struct
+import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
 
@@ -39,6 +41,8 @@ _KIND = "scratchgrad.kind"  # __metadata__ entry telling load to return a Tensor
 # The limit the reference (Rust) implementation sets; a bigger "length" means a corrupt file.
 MAX_HEADER_BYTES = 100_000_000
 _HEADER_FIELDS = {"dtype", "shape", "data_offsets"}
+MAX_DIMS = 64  # NumPy's (and PyTorch's) limit on an array's dimensions
+MAX_ARRAY_BYTES = np.iinfo(np.intp).max
 
 
 # ---------------------------------------------------------------- save
@@ -47,14 +51,56 @@ def save(obj, path, *, metadata=None):
     """Write a Tensor (or NumPy array), or a flat dict of name -> Tensor, to path as safetensors.
 
     metadata: more __metadata__ entries (str -> str), such as checkpoint.py's structure.
+    A path is written atomically: into a temporary file beside it, flushed to disk, then renamed
+    over the target, so a crash or an error mid-write leaves the previous file whole.
     """
     arrays, own_metadata = _arrays_to_save(obj)
     header, chunks = _layout(arrays, {**own_metadata, **(metadata or {})})
-    with _open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(header)))
-        f.write(header)
-        for chunk in chunks:
-            f.write(chunk)
+    if hasattr(path, "write"):  # the caller's open file: written in place
+        _write(path, header, chunks)
+        return
+    _write_atomically(os.fspath(path), header, chunks)
+
+
+def _write(f, header, chunks):
+    f.write(struct.pack("<Q", len(header)))
+    f.write(header)
+    for chunk in chunks:
+        f.write(chunk)
+
+
+def _write_atomically(path, header, chunks):
+    """Write to a new file in the target's directory (so the rename can't cross file systems),
+    fsync it, and os.replace it over the target; on any failure remove it and re-raise."""
+    folder, name = os.path.split(os.path.abspath(path))
+    if not os.path.isdir(folder):  # say so about the target, not about the temporary file
+        raise FileNotFoundError(errno.ENOENT, f"save: no such directory {folder!r}", path)
+    temporary = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        with open(temporary, "xb") as f:  # "x": never an existing file; the umask applies
+            _write(f, header, chunks)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(temporary)
+        raise
+    _sync_directory(folder)
+
+
+def _sync_directory(folder):
+    """Make the rename itself durable (POSIX); where directories can't be opened, skip it."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _arrays_to_save(obj):
@@ -125,15 +171,26 @@ def load(path):
 
 def load_with_metadata(path):
     """(an OrderedDict of the file's tensors by name, its __metadata__ dict of str -> str)."""
-    with _open(path, "rb") as f:
-        raw = f.read()
     where = _describe(path)
+    with _open(path, "rb") as f:
+        raw = _read_file(f, where)
     header, data = _split(raw, where)
     metadata = _metadata(header.pop("__metadata__", {}), where)
     entries = [(name, _check_entry(name, entry, where)) for name, entry in header.items()]
     _check_coverage(entries, len(data), where)
     tensors = OrderedDict((name, _read(name, data, *entry, where)) for name, entry in entries)
     return tensors, metadata
+
+
+def _read_file(f, where):
+    """The file's bytes, refusing an absurd header length before reading (let alone parsing) it."""
+    start = f.read(8)
+    if len(start) == 8:
+        (length,) = struct.unpack("<Q", start)
+        if length > MAX_HEADER_BYTES:
+            raise _error(where, f"its header length {length} is absurdly large (the limit is "
+                         f"{MAX_HEADER_BYTES} bytes)" + _format_hint(start + f.read(1)))
+    return start + f.read()
 
 
 def _split(raw, where):
@@ -192,6 +249,14 @@ def _check_entry(name, entry, where):
             and offsets[0] <= offsets[1]):
         raise _error(where, f"tensor {name!r} has data_offsets {offsets!r}, not [begin, end] "
                      f"with 0 <= begin <= end")
+    if len(shape) > MAX_DIMS:
+        raise _error(where, f"tensor {name!r} has {len(shape)} dimensions; at most {MAX_DIMS} "
+                     "are supported")
+    # A 0 makes the byte count 0 whatever the other sizes, but NumPy still refuses a shape
+    # whose nonzero sizes multiply past what an array can index.
+    if DTYPES[code].itemsize * _product(n for n in shape if n) > MAX_ARRAY_BYTES:
+        raise _error(where, f"tensor {name!r} has shape {tuple(shape)}, whose sizes multiply "
+                     f"past the largest possible array ({MAX_ARRAY_BYTES} bytes)")
     dtype, (begin, end) = DTYPES[code], offsets
     # Python ints: a hostile shape can't overflow this product.
     needed = dtype.itemsize * _product(shape)
@@ -255,7 +320,13 @@ def _error(where, problem):
 
 
 def _format_hint(raw):
-    """Name the likely culprit when a file is in a format people confuse with safetensors."""
+    """Name the likely culprit when a file is in a format people confuse with safetensors.
+
+    Only for a file that doesn't start like safetensors: its header (a JSON object) opens with
+    "{" at byte 8. A header length of 640 is the bytes 80 02 00 ..., which would otherwise read
+    as pickle protocol 2."""
+    if raw[8:9] == b"{":
+        return ""
     if raw[:4] == b"PK\x03\x04":
         return " (it looks like a torch.save zip archive; save it with safetensors instead)"
     if raw[:1] == b"\x80" and raw[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):

@@ -14,9 +14,11 @@ from scratchgrad.errors import (
     DTypeError,
     GraphError,
     ShapeError,
+    ValueRangeError,
     describe_shape,
 )
 from scratchgrad.growth import check_accumulation
+from scratchgrad.quiet import silenced
 
 
 class Size(int):
@@ -300,7 +302,8 @@ class Tensor:
     # ------------------------------------------------------------ autograd
     def backward(self, gradient=None, retain_graph=None, create_graph=False):
         """Accumulate d self / d leaf into the .grad of every leaf that requires grad."""
-        autograd.backward(self, gradient, retain_graph, create_graph)
+        with silenced():  # no NumPy warning from the rules at inf or nan: see scratchgrad/quiet.py
+            autograd.backward(self, gradient, retain_graph, create_graph)
 
     def requires_grad_(self, requires_grad=True):
         if requires_grad and self.dtype.kind != "f":
@@ -441,12 +444,14 @@ def to_array(data, dtype=None):
     """Turn user data into an array with PyTorch's default dtypes, or raise a clear error."""
     if dtype is not None:
         dtype = dtypes.as_dtype(dtype)
-    if isinstance(data, Tensor):
-        array = np.array(data._data, dtype=dtype, copy=True)
-    elif isinstance(data, (np.ndarray, np.generic)):
-        array = np.array(data, dtype=dtype, copy=True)
-    else:
-        array = _array_from_python(data, dtype)
+    # A float too large for float32 (1e300) becomes inf, as in PyTorch, without NumPy's warning.
+    with np.errstate(over="ignore"):
+        if isinstance(data, Tensor):
+            array = np.array(data._data, dtype=dtype, copy=True)
+        elif isinstance(data, (np.ndarray, np.generic)):
+            array = np.array(data, dtype=dtype, copy=True)
+        else:
+            array = _array_from_python(data, dtype)
     if array.dtype.kind not in "biuf":
         raise DTypeError(f"tensor: data must be numbers or bools, got {_describe(data)} "
                          f"(NumPy dtype {array.dtype})")
@@ -470,13 +475,48 @@ def _array_from_python(data, dtype):
     try:
         array = np.array(data, dtype=dtype)
     except ValueError as exc:
-        raise ValueError(f"tensor: {_ragged_message(data) or exc}") from None
+        ragged = _ragged_message(data)
+        if ragged:
+            raise ValueError(f"tensor: {ragged}") from None
+        raise ValueRangeError(f"tensor: can't convert {_describe(data)} to {dtype}: {exc}") from None
+    except OverflowError:  # e.g. 2**40 into int32: PyTorch's RuntimeError, not a wrapped value
+        raise ValueRangeError(f"tensor: {_describe(data)} can't be converted to {dtype} "
+                              "without overflow") from None
     except TypeError as exc:
         raise DTypeError(f"tensor: can't make a tensor from {_describe(data)}: {exc}") from None
-    if dtype is None and array.dtype.kind == "f":
-        array = array.astype(dtypes.default_float)
-    elif dtype is None and array.dtype.kind in "iu":
-        array = array.astype(dtypes.int64)
+    if dtype is None:
+        array = _with_int64_range(data, array)
+        if array.dtype.kind == "f":
+            array = array.astype(dtypes.default_float)
+        elif array.dtype.kind in "iu":
+            array = array.astype(dtypes.int64)
+    return array
+
+
+_INT64 = np.iinfo(np.int64)
+
+
+def _with_int64_range(data, array):
+    """PyTorch stores Python ints as int64 and refuses one outside its range (unless a float in
+    the data makes the tensor float). NumPy instead picks uint64, float64 or object for them,
+    which would wrap or round silently; this finds those cases and decides as PyTorch does."""
+    kind = array.dtype.kind
+    suspect = kind in "uO" or (kind == "f" and array.size and not np.all(np.abs(array) < 2.0**63))
+    if not suspect:
+        return array
+    items = np.array(data, dtype=object).ravel()
+    if not all(isinstance(v, (int, float, np.number, np.bool_)) for v in items):
+        return array  # not all numbers: to_array's dtype check says so
+    if any(isinstance(v, (float, np.floating)) for v in items):
+        try:
+            return np.array(data, dtype=np.float64)
+        except OverflowError:
+            raise ValueRangeError(f"tensor: {_describe(data)} holds an int too large for a "
+                                  "float") from None
+    for v in items:
+        if isinstance(v, int) and not _INT64.min <= v <= _INT64.max:
+            raise ValueRangeError(f"tensor: overflow when unpacking {v}: a Python int must lie "
+                                  f"in int64's range [{_INT64.min}, {_INT64.max}]")
     return array
 
 

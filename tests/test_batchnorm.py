@@ -81,7 +81,7 @@ def test_training_then_evaluation_match_torch(layer, option, dtype):
 def test_running_statistics_use_the_unbiased_variance():
     norm = sg.nn.BatchNorm1d(1, momentum=1.0)
     x = np.array([[1.0], [2.0], [4.0]])
-    norm(sg.tensor(x))
+    norm(sg.tensor(x, dtype=sg.float32))
     assert norm.running_var.item() == pytest.approx(np.var(x, ddof=1))
     assert norm.running_mean.item() == pytest.approx(np.mean(x))
     assert norm.num_batches_tracked.item() == 1
@@ -90,7 +90,7 @@ def test_running_statistics_use_the_unbiased_variance():
 def test_training_normalises_with_the_biased_variance():
     norm = sg.nn.BatchNorm2d(2)
     x = np.random.default_rng(2).standard_normal((4, 2, 3, 3)) * 5 + 3
-    out = norm(sg.tensor(x)).detach().numpy()
+    out = norm(sg.tensor(x, dtype=sg.float32)).detach().numpy()
     np.testing.assert_allclose(out.mean(axis=(0, 2, 3)), 0, atol=1e-5)
     np.testing.assert_allclose(out.var(axis=(0, 2, 3)), 1, rtol=1e-3)
 
@@ -124,7 +124,7 @@ def test_state_dict_shares_the_running_statistics():
     """A state dict taken before training sees the updates (as PyTorch's does)."""
     norm = sg.nn.BatchNorm1d(2)
     sd = norm.state_dict()
-    norm(sg.tensor(np.random.default_rng(4).standard_normal((5, 2))))
+    norm(sg.tensor(np.random.default_rng(4).standard_normal((5, 2)), dtype=sg.float32))
     np.testing.assert_array_equal(sd["running_mean"].detach().numpy(), norm.running_mean.detach().numpy())
     assert sd["running_mean"].detach().numpy().any()
 

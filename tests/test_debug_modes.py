@@ -278,7 +278,7 @@ def test_no_alive_losses_warning_for_garbage_cycles():
 
 
 def test_growth_warning_for_an_update_outside_no_grad():
-    x = sg.tensor([[1.0, 0.5], [0.2, 1.0]])
+    x = sg.tensor([[1.0, 0.5], [0.2, 1.0]], dtype=sg.float64)  # leaf() is float64: matmul won't mix
 
     def training():
         w = leaf([1.0, 2.0])
@@ -297,7 +297,7 @@ def test_growth_warning_for_a_hidden_state_never_detached():
     W = leaf(np.full((3, 3), 0.1))
 
     def training():
-        h = sg.zeros(3)
+        h = sg.zeros(3, dtype=sg.float64)
         for step in range(6):
             h = sg.tanh(W @ h + step)
             h.sum().backward(retain_graph=True)
@@ -310,7 +310,7 @@ def test_growth_warning_for_a_hidden_state_never_detached():
 
 def test_a_hidden_state_never_detached_without_retain_graph_is_an_error_with_the_fix():
     W = leaf(np.full((3, 3), 0.1))
-    h = sg.zeros(3)
+    h = sg.zeros(3, dtype=sg.float64)
     h = sg.tanh(W @ h + 1)
     h.sum().backward()
     h = sg.tanh(W @ h + 1)

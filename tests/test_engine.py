@@ -770,3 +770,20 @@ def test_leaf_grads_never_alias_each_other_or_the_callers_gradient():
     assert y.grad.tolist() == [1.0, 1.0]
     assert seed.tolist() == [1.0, 1.0]
     assert not np.shares_memory(x.grad.data, y.grad.data)
+
+
+# ---------------------------------------------------------------- variadic ops (issue 10, item 9)
+
+@pytest.mark.parametrize("join", ["cat", "stack"])
+def test_cat_and_stack_of_20000_inputs(join):
+    """Each input gets its own slice of the gradient; backward is linear in the number of inputs
+    (timed in benchmarks/bench.py, workloads 9-10), so 20,000 inputs take well under a second."""
+    n = 20_000
+    values = np.arange(2 * n, dtype=np.float32).reshape(n, 2)
+    xs = [sg.tensor(v, requires_grad=True) for v in values]
+    out = getattr(sg, join)(xs, 0)
+    weights = np.arange(out.size, dtype=np.float32).reshape(out.shape)
+    (out * sg.tensor(weights)).sum().backward()
+    grads = np.stack([x.grad.numpy() for x in xs])
+    np.testing.assert_array_equal(grads, weights.reshape(n, 2))
+    np.testing.assert_array_equal(out.detach().numpy().reshape(n, 2), values)

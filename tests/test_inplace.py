@@ -649,3 +649,19 @@ def test_broadcast_mode_is_per_thread():
         with pytest.raises(ValueError):
             sg.ones(3, 1) + sg.ones(3)
     assert seen == {"mode": "allow", "sum": (3, 3)}
+
+
+def test_saved_value_checks_cover_ops_with_parameters_and_fused_rules():
+    x = sg.tensor([[1.0, 3.0], [2.0, 0.5]], requires_grad=True)
+    h = x * 1
+    m = h.amax(1)            # reads h and its output; axis and keepdims are parameters
+    h.add_(1)
+    with pytest.raises(RuntimeError, match="amax|max"):
+        m.sum().backward()
+    q = sg.tensor(np.ones((1, 2, 3), np.float32), requires_grad=True)
+    k = q * 1
+    v = sg.ones(1, 2, 3)
+    out = sg.nn.functional.scaled_dot_product_attention(q, k, v)
+    k.mul_(2)                # the attention weights' rule reads k
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.sum().backward()

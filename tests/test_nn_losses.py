@@ -372,7 +372,7 @@ def test_loss_modules_default_to_mean(rng):
 
 
 def _float_target(shape=(3, 4)):
-    return sg.tensor(np.random.default_rng(0).uniform(size=shape))
+    return sg.tensor(np.random.default_rng(0).uniform(size=shape), dtype=sg.float32)
 
 
 BAD_REDUCTION_CALLS = {

@@ -1,6 +1,7 @@
 """sg.save / sg.load (API.md "Neural networks"): safetensors files, read and written by others too."""
 import io
 import json
+import os
 import pickle
 import struct
 from collections import OrderedDict
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 import scratchgrad as sg
+from scratchgrad import serialization
 from scratchgrad.errors import SerializationError
 
 DTYPES = ["float32", "float64", "float16", "int64", "int32", "int16", "int8", "uint8", "bool"]
@@ -249,7 +251,11 @@ W = {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}
     ({"w": {**W, "shape": "2"}}, bytes(8), "shape '2', not a list"),
     ({"w": {**W, "shape": [True, 2]}}, bytes(8), "not a list of non-negative ints"),
     ({"w": {**W, "shape": [3]}}, bytes(8), "needs 12 bytes"),
-    ({"w": {**W, "shape": [2**62, 2**62]}}, bytes(8), "needs"),
+    ({"w": {**W, "shape": [2**62, 2**62]}}, bytes(8), "'w' has shape .* multiply past"),
+    ({"w": {**W, "shape": [2**62, 2**62, 0], "data_offsets": [0, 0]}}, b"",
+     "'w' has shape .* multiply past"),
+    ({"w": {**W, "shape": [1] * 65, "data_offsets": [0, 4]}}, bytes(4),
+     "'w' has 65 dimensions; at most 64"),
     ({"w": {**W, "data_offsets": [8, 0]}}, bytes(8), "not \\[begin, end\\]"),
     ({"w": {**W, "data_offsets": [0]}}, bytes(8), "not \\[begin, end\\]"),
     ({"w": {**W, "extra": 1}}, bytes(8), "exactly dtype, shape and data_offsets"),
@@ -312,3 +318,98 @@ def test_torch_save_file_is_named(tmp_path):
     torch.save({"w": torch.ones(2)}, tmp_path / "model.pt")
     with pytest.raises(SerializationError, match="looks like a torch.save zip archive"):
         sg.load(tmp_path / "model.pt")
+
+
+# ---------------------------------------------------------------- robustness (issue 10, item 8)
+
+def test_a_huge_dimension_next_to_a_zero_loads_as_numpy_allows(tmp_path):
+    path = raw_file(tmp_path / "x", {"w": {"dtype": "F32", "shape": [2**40, 0],
+                                           "data_offsets": [0, 0]}})
+    assert sg.load(path)["w"].shape == (2**40, 0)
+
+
+class CountingReader(io.RawIOBase):
+    """A file whose header length is over the limit, followed by endless bytes; counts reads."""
+
+    def __init__(self, length):
+        self.start = struct.pack("<Q", length)
+        self.given = 0
+        self.name = "hostile.safetensors"
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        n = len(buffer)
+        chunk = (self.start + b"{" + b" " * n)[self.given:self.given + n] if self.given < 8 else \
+            b" " * n
+        buffer[:len(chunk)] = chunk
+        self.given += len(chunk)
+        return len(chunk)
+
+
+def test_a_header_over_100_mb_is_refused_before_it_is_read(tmp_path):
+    reader = CountingReader(100_000_001)
+    with pytest.raises(SerializationError,
+                       match="'hostile.safetensors' .*header length 100000001 is absurdly large"):
+        sg.load(io.BufferedReader(reader, buffer_size=16))
+    assert reader.given <= 32  # the 8-byte length and a peek, not 100 MB
+
+
+def test_pickle_hint_only_for_files_that_start_like_a_pickle(tmp_path):
+    # A header length of 640, 896, 1152 or 1408 starts with the bytes 0x80 0x02..0x05: a corrupt
+    # safetensors file with such a length must not be called a pickle.
+    for length in (640, 896, 1152, 1408):
+        path = raw_file(tmp_path / f"h{length}", b"{" + b"x" * (length - 1))
+        with pytest.raises(SerializationError, match="not valid UTF-8 JSON") as info:
+            sg.load(path)
+        assert "looks like" not in str(info.value)
+    for protocol in (2, 3, 4, 5):
+        path = tmp_path / f"p{protocol}"
+        path.write_bytes(pickle.dumps({"w": [1.0] * 300}, protocol=protocol))
+        with pytest.raises(SerializationError, match="looks like a pickle"):
+            sg.load(path)
+
+
+def test_save_is_atomic_a_failure_midway_keeps_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "model.safetensors"
+    sg.save({"w": sg.ones(3)}, path)
+    before = path.read_bytes()
+
+    def write_half_then_fail(f, header, chunks):
+        f.write(struct.pack("<Q", len(header)))
+        f.write(header[:len(header) // 2])
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(serialization, "_write", write_half_then_fail)
+    with pytest.raises(OSError, match="simulated"):
+        sg.save({"w": sg.zeros(1000)}, path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.safetensors"]  # no temp file
+    monkeypatch.undo()
+    sg.save({"w": sg.zeros(2)}, path)
+    np.testing.assert_array_equal(sg.load(path)["w"].numpy(), [0, 0])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.safetensors"]
+
+
+def test_save_replaces_through_fsync_and_rename(tmp_path, monkeypatch):
+    calls = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: calls.append("fsync") or real_fsync(fd))
+    monkeypatch.setattr(os, "replace", lambda a, b: calls.append(("replace", os.path.dirname(a)))
+                        or real_replace(a, b))
+    sg.save(sg.ones(2), tmp_path / "x.safetensors")
+    assert calls[0] == "fsync" and calls[1] == ("replace", str(tmp_path))  # beside the target
+
+
+def test_saved_file_keeps_the_usual_permissions(tmp_path):
+    sg.save(sg.ones(2), tmp_path / "a.safetensors")
+    (tmp_path / "b").write_bytes(b"")
+    assert (os.stat(tmp_path / "a.safetensors").st_mode & 0o777
+            == os.stat(tmp_path / "b").st_mode & 0o777)
+
+
+def test_save_into_a_missing_directory_names_the_target(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such directory") as info:
+        sg.save(sg.ones(2), tmp_path / "missing" / "x.safetensors")
+    assert info.value.filename == str(tmp_path / "missing" / "x.safetensors")

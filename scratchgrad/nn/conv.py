@@ -4,6 +4,7 @@ import math
 from scratchgrad import dtypes, factories
 from scratchgrad.nn import functional as F
 from scratchgrad.nn import init
+from scratchgrad.nn.layers import check_sizes
 from scratchgrad.nn.module import Module, Parameter
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -40,6 +41,8 @@ class Conv2d(Module):
         if padding_mode != "zeros":
             raise NotImplementedError(f"Conv2d: only padding_mode='zeros' is implemented, "
                                       f"got {padding_mode!r}")
+        check_sizes("Conv2d", in_channels=in_channels, out_channels=out_channels,
+                    kernel_size=_pair(kernel_size))
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
         self.padding = padding if isinstance(padding, str) else _pair(padding)

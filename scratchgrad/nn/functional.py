@@ -8,20 +8,24 @@ import warnings
 import numpy as np
 
 from scratchgrad import convolution as C
-from scratchgrad import dtypes, factories
+from scratchgrad import dtypes, factories, ops
 from scratchgrad import primitives as P
 from scratchgrad.autograd import apply, no_grad
-from scratchgrad.errors import DTypeError, ShapeError, ValueRangeError, describe_shape
+from scratchgrad.errors import (
+    DTypeError,
+    ShapeError,
+    ValueRangeError,
+    describe_shape,
+    user_stacklevel,
+)
 from scratchgrad.ops import (
     as_tensor,
     elementwise_function,
     gelu,
     leaky_relu,
-    log_softmax,
     one_hot,
     relu,
     sigmoid,
-    softmax,
     softplus,
     tanh,
     where,
@@ -45,11 +49,36 @@ def linear(x, weight, bias=None):
         raise ShapeError(f"linear: input of shape {describe_shape(x.shape)} doesn't fit a weight "
                          f"of shape {describe_shape(weight.shape)}: the input's last dimension "
                          f"must be {weight.shape[-1]} (in_features)")
-    if x.dtype != weight.dtype or (bias is not None and bias.dtype != weight.dtype):
-        out = x @ weight.T  # mixed dtypes: the general ops apply PyTorch's promotion rules
-        return out if bias is None else out + _same_rank(bias, out)
+    _check_dtypes("linear", x, weight=weight, bias=bias)
     args = (x._data, weight._data, None if bias is None else bias._data)
     return apply(P.linear, (x, weight, bias), args)
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """exp(x) / Σ exp(x) along dim; without dim, PyTorch's deprecated implicit choice."""
+    return _softmax_like(ops.softmax, "softmax", input, dim, dtype)
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """log softmax(x) along dim; without dim, PyTorch's deprecated implicit choice."""
+    return _softmax_like(ops.log_softmax, "log_softmax", input, dim, dtype)
+
+
+def _softmax_like(fn, name, input, dim, dtype):
+    input = as_tensor(input)
+    if dtype is not None:
+        input = input.to(dtype)
+    if dim is None:
+        dim = implicit_softmax_dim(name, input.ndim)
+    return fn(input, dim)
+
+
+def implicit_softmax_dim(name, ndim):
+    """PyTorch's choice when softmax gets no dim: 0 for 0-, 1- and 3-D inputs (a 3-D input was
+    read as one unbatched (C, H, W) image), else 1; it warns that the choice is deprecated."""
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call "
+                  "to include dim=X as an argument.", UserWarning, stacklevel=user_stacklevel())
+    return 0 if ndim in (0, 1, 3) else 1
 
 
 def dropout(x, p=0.5, training=True):
@@ -69,13 +98,28 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     if tuple(x.shape[x.ndim - len(shape):]) != shape or len(shape) > x.ndim:
         raise ShapeError(f"layer_norm: normalized_shape {describe_shape(shape)} doesn't match the "
                          f"last dimensions of the input's shape {describe_shape(x.shape)}")
+    _check_dtypes("layer_norm", x, reduced_ok=True, weight=weight, bias=bias)
     axes = tuple(range(x.ndim - len(shape), x.ndim))
     centred = x - x.mean(axes, keepdims=True)
     variance = (centred * centred).mean(axes, keepdims=True)
     out = centred * (variance + eps) ** -0.5
     if weight is not None:
-        out = out * _same_rank(weight, out)
-    return out if bias is None else out + _same_rank(bias, out)
+        out = out * _same_rank(weight, out).to(x.dtype)  # float16 in, float16 out
+    return out if bias is None else out + _same_rank(bias, out).to(x.dtype)
+
+
+def _check_dtypes(op, x, reduced_ok=False, **parameters):
+    """A layer's parameters must have its input's dtype: PyTorch refuses a float64 batch into a
+    float32 layer (and an int batch) rather than promote it. Normalisations (reduced_ok) also
+    take a float16 input with float32 parameters, as PyTorch's mixed-precision kernels do."""
+    for name, p in parameters.items():
+        if p is None or p.dtype == x.dtype:
+            continue
+        if reduced_ok and x.dtype == dtypes.float16 and p.dtype == dtypes.float32:
+            continue
+        raise DTypeError(f"{op}: the input is {x.dtype} but the {name} is {p.dtype}; they must "
+                         f"have the same dtype (convert the input, e.g. x.to({p.dtype}), or the "
+                         f"layer, e.g. layer.to({x.dtype}))")
 
 
 def _same_rank(parameter, x):
@@ -216,7 +260,9 @@ def _causal_mask(length, source, dtype):
 def _pair(op, name, value, minimum):
     """An int or a pair of ints (PyTorch's two forms) as a pair, each at least `minimum`."""
     pair = (value, value) if isinstance(value, (int, np.integer)) else value
-    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+    if not isinstance(pair, (tuple, list)):
+        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+    if len(pair) != 2:
         raise ValueRangeError(f"{op}: expected {name} to be an int or a pair of ints, got {value!r}")
     if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in pair):
         raise TypeError(f"{op}: {name} must be ints, got {value!r}")
@@ -292,6 +338,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         if bias.dtype != weight.dtype:
             raise DTypeError(f"conv2d: bias ({bias.dtype}) must have the weight's dtype "
                              f"({weight.dtype})")
+    if min(kernel) < 1:  # a Conv2d(1, 2, 0) can be built, as in PyTorch, but not run
+        raise ValueRangeError(f"conv2d: kernel size must be positive, got {tuple(kernel)} (a weight "
+                              f"of shape {describe_shape(weight.shape)})")
     stride = _pair("conv2d", "stride", stride, 1)
     dilation = _pair("conv2d", "dilation", dilation, 1)
     padding = _conv_padding(padding, tuple(kernel), stride, dilation)
@@ -403,6 +452,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if t is not None and tuple(t.shape) != (channels,):
             raise ShapeError(f"batch_norm: input of shape {describe_shape(x.shape)} has {channels} "
                              f"channels, but {name} has shape {describe_shape(t.shape)}")
+    _check_dtypes("batch_norm", x, reduced_ok=True, weight=weight, bias=bias,
+                  running_mean=running_mean, running_var=running_var)
     if not training and (running_mean is None or running_var is None):
         raise ValueError("batch_norm: evaluation (training=False) needs running_mean and running_var")
     axes = (0, *range(2, x.ndim))
@@ -425,8 +476,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         scale = 1 / np.sqrt(np.reshape(running_var._data, per_channel).astype(x.dtype) + eps)
         out = (x - Tensor._wrap(mean)) * Tensor._wrap(scale.astype(x.dtype))
     if weight is not None:
-        out = out * weight.reshape(per_channel)
-    return out if bias is None else out + bias.reshape(per_channel)
+        out = out * weight.reshape(per_channel).to(x.dtype)  # float16 in, float16 out
+    return out if bias is None else out + bias.reshape(per_channel).to(x.dtype)
 
 
 def _move_towards(running, value, momentum):
@@ -582,6 +633,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
         raise ShapeError(f"binary_cross_entropy_with_logits: target shape "
                          f"{describe_shape(target.shape)} must be the same as input shape "
                          f"{describe_shape(input.shape)}")
+    if target.dtype.kind != "f":  # PyTorch can't store the float loss in an int or bool target's type
+        raise DTypeError(f"binary_cross_entropy_with_logits: the target must be floating point, "
+                         f"got {target.dtype}; convert it with target.float()")
     if pos_weight is None:
         losses = _bce_with_logits(input, target)
     else:
@@ -606,9 +660,15 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     if input.shape != target.shape:
         raise ShapeError(f"binary_cross_entropy: target shape {describe_shape(target.shape)} "
                          f"must be the same as input shape {describe_shape(input.shape)}")
-    if ((input._data < 0) | (input._data > 1)).any():
+    if target.dtype != input.dtype:  # PyTorch wants the input's dtype exactly (int targets too)
+        raise DTypeError(f"binary_cross_entropy: found target dtype {target.dtype} but expected "
+                         f"{input.dtype} (the input's); convert it with target.to({input.dtype})")
+    # Written as "not inside" so that nan is refused too, as in PyTorch.
+    if not ((input._data >= 0) & (input._data <= 1)).all():
         raise ValueRangeError("binary_cross_entropy: every input must be a probability in "
                               "[0, 1]; for logits use binary_cross_entropy_with_logits")
+    if not ((target._data >= 0) & (target._data <= 1)).all():
+        raise ValueRangeError("binary_cross_entropy: every target must be in [0, 1]")
     losses = _binary_cross_entropy(input, target)
     if weight is not None:
         losses = losses * weight

@@ -3,11 +3,12 @@
 Every function draws from scratchgrad's generator, so sg.manual_seed makes models repeatable.
 """
 import math
+import warnings
 
 import numpy as np
 
 from scratchgrad import factories
-from scratchgrad.errors import ShapeError, describe_shape
+from scratchgrad.errors import ShapeError, describe_shape, user_stacklevel
 
 
 def _fill(tensor, values):
@@ -87,6 +88,8 @@ def xavier_normal_(tensor, gain=1.0):
 
 def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
     """U(-b, b) with b = gain·√(3 / fan); PyTorch's Linear uses a=√5, giving b = 1/√fan_in."""
+    if _is_empty(tensor):
+        return tensor
     gain = calculate_gain(nonlinearity, a)
     bound = gain * math.sqrt(3.0 / _fan(tensor, mode))
     return uniform_(tensor, -bound, bound)
@@ -94,5 +97,17 @@ def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
 
 def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
     """N(0, σ²) with σ = gain / √fan."""
+    if _is_empty(tensor):
+        return tensor
     gain = calculate_gain(nonlinearity, a)
     return normal_(tensor, 0.0, gain / math.sqrt(_fan(tensor, mode)))
+
+
+def _is_empty(tensor):
+    """A tensor with no elements has nothing to draw (and a fan of 0): PyTorch warns and skips it,
+    so that nn.Linear(0, 3) and nn.Conv2d(1, 2, 0) can be built."""
+    if tensor._data.size:
+        return False
+    warnings.warn("Initializing zero-element tensors is a no-op", UserWarning,
+                  stacklevel=user_stacklevel())
+    return True

@@ -3,10 +3,22 @@ import math
 from collections import OrderedDict
 
 from scratchgrad import dtypes, factories
+from scratchgrad.errors import ArgumentError, ValueRangeError
 from scratchgrad.nn import functional as F
 from scratchgrad.nn import init
 from scratchgrad.nn.module import Module, Parameter
 from scratchgrad.ops import flatten
+
+
+def check_sizes(layer, **sizes):
+    """A layer's size arguments are ints (TypeError otherwise) and not negative (RuntimeError),
+    as PyTorch's tensor constructor insists, but with the layer and the argument named."""
+    for name, value in sizes.items():
+        for n in value if isinstance(value, tuple) else (value,):
+            if isinstance(n, (bool, float, str)) or not hasattr(n, "__index__"):
+                raise TypeError(f"{layer}: {name} must be an int, got {type(n).__name__} {n!r}")
+            if n < 0:
+                raise ValueRangeError(f"{layer}: {name} can't be negative, got {value}")
 
 
 def _empty(*shape, dtype=None):
@@ -18,6 +30,7 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, dtype=None):
         super().__init__()
+        check_sizes("Linear", in_features=in_features, out_features=out_features)
         self.in_features, self.out_features = in_features, out_features
         self.weight = _empty(out_features, in_features, dtype=dtype)
         self.bias = _empty(out_features, dtype=dtype) if bias else None
@@ -42,8 +55,12 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings, embedding_dim, padding_idx=None, dtype=None):
         super().__init__()
-        if padding_idx is not None and padding_idx < 0:
-            padding_idx += num_embeddings
+        check_sizes("Embedding", num_embeddings=num_embeddings, embedding_dim=embedding_dim)
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:  # PyTorch asserts this
+                raise ArgumentError(f"Embedding: padding_idx must be within num_embeddings "
+                                    f"({num_embeddings}), got {padding_idx}")
+            padding_idx %= num_embeddings
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.padding_idx = padding_idx
         self.weight = _empty(num_embeddings, embedding_dim, dtype=dtype)
@@ -65,6 +82,7 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, dtype=None):
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        check_sizes("LayerNorm", normalized_shape=shape)
         self.normalized_shape, self.eps = shape, eps
         self.elementwise_affine = elementwise_affine
         self.weight = self.bias = None
@@ -160,9 +178,9 @@ class LeakyReLU(Module):
 
 
 class Softmax(Module):
-    def __init__(self, dim=-1):
+    def __init__(self, dim=None):
         super().__init__()
-        self.dim = dim
+        self.dim = dim  # None: PyTorch's implicit (deprecated) choice, made with a warning
 
     def forward(self, x):
         return F.softmax(x, self.dim)
@@ -172,9 +190,9 @@ class Softmax(Module):
 
 
 class LogSoftmax(Module):
-    def __init__(self, dim=-1):
+    def __init__(self, dim=None):
         super().__init__()
-        self.dim = dim
+        self.dim = dim  # None: PyTorch's implicit (deprecated) choice, made with a warning
 
     def forward(self, x):
         return F.log_softmax(x, self.dim)

@@ -2,6 +2,7 @@
 from scratchgrad import dtypes, factories
 from scratchgrad.errors import ShapeError, describe_shape
 from scratchgrad.nn import functional as F
+from scratchgrad.nn.layers import check_sizes
 from scratchgrad.nn.module import Module, Parameter
 
 
@@ -13,6 +14,7 @@ class _BatchNorm(Module):
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
                  track_running_stats=True, dtype=None, *, bias=True):
         super().__init__()
+        check_sizes(type(self).__name__, num_features=num_features)
         dtype = dtypes.default_float if dtype is None else dtype
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats

@@ -28,6 +28,7 @@ from scratchgrad.errors import (
     broadcast_error,
     describe_shape,
 )
+from scratchgrad.quiet import silenced
 from scratchgrad.tensor import Tensor
 
 _PYTHON_NUMBERS = (bool, int, float)
@@ -141,6 +142,9 @@ def elementwise_function(op, doc, refuse=None):
             raise _shape_clash(op.name, exc, np.shape(ad), np.shape(bd)) from None
         except TypeError:  # NumPy refuses e.g. bool - bool
             raise _dtype_clash(op.name, ad, bd) from None
+        except RuntimeWarning:  # inf or nan, with warnings made errors: see scratchgrad/quiet.py
+            with silenced():
+                out._data = forward(ad, bd)
         out._grad = None
         out._storage = out._view = None
         if grad_mode.enabled and ((isinstance(a, Tensor) and a.requires_grad)
@@ -237,6 +241,9 @@ def where(cond, a, b):
 def matmul(a, b):
     """Matrix product with NumPy/PyTorch rules: 1-D vectors, batches, broadcast batch dims."""
     a, b = as_tensor(a), as_tensor(b)
+    if a.dtype != b.dtype:  # PyTorch doesn't promote in matmul (a float64 batch, float32 weights)
+        raise DTypeError(f"matmul: expected both operands to have the same dtype, got {a.dtype} "
+                         f"and {b.dtype}; convert one, e.g. b.to({a.dtype})")
     ad, bd = _operands(a, b)
     if ad.ndim == 0 or bd.ndim == 0:
         raise ShapeError(f"matmul: both operands need at least 1 dimension, got shapes "
@@ -270,7 +277,12 @@ def _float_function(op, doc):
         xd = x._data
         if xd.dtype.kind != "f":
             xd = xd.astype(dtypes.default_float)
-        return record(op, forward(xd), (x,), (xd,))
+        try:
+            out = forward(xd)
+        except RuntimeWarning:  # inf or nan, with warnings made errors: see scratchgrad/quiet.py
+            with silenced():
+                out = forward(xd)
+        return record(op, out, (x,), (xd,))
 
     float_function.__name__ = float_function.__qualname__ = op.name
     float_function.__doc__ = doc
@@ -325,7 +337,7 @@ def gelu(x, approximate="none"):
         inner = math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)
         return 0.5 * x * (1 + tanh(inner))
     if approximate != "none":
-        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+        raise ValueRangeError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return 0.5 * x * (1 + erf(x * (1 / math.sqrt(2))))
 
 

@@ -3,6 +3,7 @@ or PyTorch's dim/keepdim."""
 import builtins
 import collections
 import math
+import warnings
 
 import numpy as np
 
@@ -15,6 +16,7 @@ from scratchgrad.errors import (
     describe_shape,
     normalize_axes,
     normalize_axis,
+    user_stacklevel,
 )
 from scratchgrad.ops.elementwise import (
     _dtype_clash,
@@ -29,6 +31,7 @@ from scratchgrad.ops.elementwise import (
     sqrt,
     where,
 )
+from scratchgrad.quiet import silenced
 from scratchgrad.tensor import Tensor
 
 # ---------------------------------------------------------------- reductions
@@ -67,7 +70,11 @@ def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     if x.dtype.kind != "f":
         raise DTypeError(f"mean: input dtype must be floating point, got {x.dtype}; "
                          "use .float() first")
-    return sum(x, axes, keepdims) / _reduced_count(x, axes)
+    count = _reduced_count(x, axes)
+    if count == 0:  # the mean of nothing is nan (0 / 0), as in PyTorch, without NumPy's warning
+        with silenced():
+            return sum(x, axes, keepdims) / count
+    return sum(x, axes, keepdims) / count
 
 
 def var(x, axis=None, unbiased=None, keepdims=False, *, correction=None, dim=None, keepdim=None):
@@ -91,7 +98,14 @@ def _variance(name, x, axis, unbiased, keepdims, correction, dim, keepdim):
     if correction is None:
         correction = 0 if unbiased is False else 1
     centred = x - mean(x, axes, keepdims=True)
-    return sum(centred * centred, axes, keepdims) / builtins.max(_reduced_count(x, axes) - correction, 0)
+    divisor = builtins.max(_reduced_count(x, axes) - correction, 0)
+    if divisor > 0:
+        return sum(centred * centred, axes, keepdims) / divisor
+    warnings.warn(f"{name}(): degrees of freedom is <= 0: correction {correction} is not less than "
+                  f"the {_reduced_count(x, axes)} element(s) reduced, so the result is nan or inf",
+                  UserWarning, stacklevel=user_stacklevel())
+    with silenced():  # x / 0: inf or nan, as in PyTorch, without NumPy's warning
+        return sum(centred * centred, axes, keepdims) / divisor
 
 
 def _extremum(op, x, axis, keepdims, dim, keepdim):
@@ -243,9 +257,15 @@ def _arg_extremum(fn, name, x, axis, keepdims, dim, keepdim):
     return Tensor._wrap(np.asarray(out, dtype=dtypes.int64))
 
 
-def any(x, axis=None, keepdims=False):
-    return Tensor._wrap(np.any(_raw(as_tensor(x)), axis=axis, keepdims=keepdims))
+def any(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """True where some element over the axes is nonzero; no gradient."""
+    x = as_tensor(x)
+    axes, keepdims = _reduction_axes("any", x, axis, keepdims, dim, keepdim)
+    return Tensor._wrap(np.any(_raw(x), axis=axes, keepdims=keepdims))
 
 
-def all(x, axis=None, keepdims=False):
-    return Tensor._wrap(np.all(_raw(as_tensor(x)), axis=axis, keepdims=keepdims))
+def all(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """True where every element over the axes is nonzero; no gradient."""
+    x = as_tensor(x)
+    axes, keepdims = _reduction_axes("all", x, axis, keepdims, dim, keepdim)
+    return Tensor._wrap(np.all(_raw(x), axis=axes, keepdims=keepdims))

@@ -1,6 +1,8 @@
 """Shape ops: reshape, permute, squeeze, broadcasting, indexing, cat, stack, split, pad."""
 import builtins
+import itertools
 import math
+import operator
 
 import numpy as np
 
@@ -8,6 +10,7 @@ from scratchgrad import primitives as P
 from scratchgrad.autograd import apply
 from scratchgrad.errors import (
     AxisError,
+    AxisListError,
     ShapeError,
     ValueRangeError,
     broadcast_error,
@@ -22,12 +25,13 @@ from scratchgrad.tensor import Tensor
 # ---------------------------------------------------------------- shapes
 
 def _shape_args(name, shape):
-    """reshape(2, 3) and reshape((2, 3)) both mean the shape (2, 3)."""
+    """reshape(2, 3) and reshape((2, 3)) both mean the shape (2, 3); floats are refused, as in
+    PyTorch (int(2.5) would quietly give 2)."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
     try:
-        return tuple(int(n) for n in shape)
-    except (TypeError, ValueError):
+        return tuple(operator.index(n) for n in shape)
+    except TypeError:
         raise TypeError(f"{name}: a shape must be ints, got {shape!r}") from None
 
 
@@ -35,6 +39,10 @@ def reshape(x, *shape):
     """The same elements in a new shape (one size may be -1: inferred)."""
     x = as_tensor(x)
     shape = _shape_args("reshape", shape)
+    for i, n in enumerate(shape):
+        if n < -1:  # NumPy would read any negative size as "infer it"
+            raise ShapeError(f"reshape: invalid size {n} at index {i} of the shape "
+                             f"{describe_shape(shape)}; only -1 (inferred) may be negative")
     try:
         out = apply(P.reshape, (x,), (x._data,), {"shape": shape})
     except ValueError:
@@ -53,10 +61,10 @@ view = reshape
 def flatten(x, start_dim=0, end_dim=-1):
     """Merge dimensions start_dim..end_dim into one."""
     x = as_tensor(x)
-    if x.ndim == 0:
-        return reshape(x, (1,))
     start = normalize_axis("flatten", start_dim, x.ndim)
     end = normalize_axis("flatten", end_dim, x.ndim)
+    if x.ndim == 0:
+        return reshape(x, (1,))
     if start > end:
         raise AxisError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     shape = x.shape[:start] + (math.prod(x.shape[start:end + 1]),) + x.shape[end + 1:]
@@ -67,10 +75,13 @@ def permute(x, *axes):
     """Reorder the dimensions: result dimension i is input dimension axes[i]."""
     x = as_tensor(x)
     axes = _shape_args("permute", axes)
+    if len(axes) != x.ndim:  # checked first, as PyTorch does (a RuntimeError, not an IndexError)
+        raise AxisListError(f"permute: {axes} has {len(axes)} dimension(s), but the tensor of shape "
+                            f"{describe_shape(x.shape)} has {x.ndim}")
     normalized = tuple(normalize_axis("permute", a, x.ndim) for a in axes)
     if sorted(normalized) != list(range(x.ndim)):
-        raise AxisError(f"permute: {axes} is not a permutation of the {x.ndim} dimensions "
-                        f"of a tensor of shape {describe_shape(x.shape)}")
+        raise AxisListError(f"permute: {axes} repeats a dimension, so it is not a permutation of "
+                            f"the {x.ndim} dimensions of a tensor of shape {describe_shape(x.shape)}")
     params = {"axes": normalized}
     return inplace.as_view(apply(P.permute, (x,), (x._data,), params), x, P.permute, params)
 
@@ -197,7 +208,8 @@ def cat(tensors, axis=0, *, dim=None):
                              f"{describe_shape(first.shape)}; all dimensions except axis {axis} "
                              "must match")
     arrays = _promoted(*tensors)
-    return apply(P.cat, tuple(tensors), arrays, {"axis": axis})
+    offsets = (0, *itertools.accumulate(t.shape[axis] for t in tensors))
+    return apply(P.cat, tuple(tensors), arrays, {"axis": axis, "offsets": offsets})
 
 
 concatenate = cat
