@@ -16,6 +16,8 @@ Workloads:
       (benchmarks/sequence.py; the GPT's attention core)
   11-12. sg.cat / sg.stack of 8,000 (3,) tensors, then .sum().backward(): backward must be
        linear in the number of inputs (it was quadratic: 6.5 s)
+  13. one AdamW step of a small GPT (benchmarks/gpt.py: 4 layers, 4 heads, width 128, context 64,
+      batch 16), with the loss after 20 steps from the same weights checked to 1e-4
 
 Every timing is the best of several repeats (time.perf_counter). The script prints one table with
 absolute times, ratios and PASS/MISS per target, and checks that scratchgrad's gradients match
@@ -40,6 +42,7 @@ import numpy as np
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
+import gpt
 import sequence
 import training
 
@@ -67,6 +70,7 @@ MNIST_CNN_VS_TORCH = 2.0
 CNN_STEPS = {"digits": 20, "mnist": 10}   # steps per timed run
 GRU_VS_TORCH = 1.5
 ATTENTION_VS_TORCH = 1.3
+GPT_VS_TORCH = 1.3  # issue 12
 CAT_INPUTS = 8_000       # workloads 9-10: tensors joined by one cat / stack
 # PyTorch took 0.02-0.1 s here when this was set; a quadratic backward took 6.5 s.
 CAT_SECONDS = 0.5
@@ -352,6 +356,15 @@ def bench_sequences(sg, torch, repeats):
     return rows, checks
 
 
+def bench_gpt(sg, torch, repeats):
+    """One AdamW step of the small GPT (benchmarks/gpt.py), as a row and a check."""
+    sg_s, pt_s, ok, losses = gpt.bench_gpt(sg, torch, repeats)
+    attention = "sdpa" if gpt.use_sdpa(sg) else "explicit attention"
+    row = Row(f"13 GPT AdamW step ({attention})", "ms", sg_s * 1e3, pt_s * 1e3, None,
+              f"<= {GPT_VS_TORCH}x PyTorch", sg_s <= GPT_VS_TORCH * pt_s)
+    return [row], ("GPT: loss after 20 steps (1e-4)", ok, *losses)
+
+
 def print_blas_shares(rows):
     """What share of each CNN step the matrix products alone take (NumPy column / scratchgrad)."""
     shares = [f"{r.metric.split(' SGD')[0][2:]} {r.numpy / r.sg:.0%}" for r in rows]
@@ -509,10 +522,12 @@ def main():
     sequence_rows, sequence_checks = bench_sequences(sg, torch, repeats)
     progress("workloads 11-12: cat and stack of many tensors")
     cat_rows, cat_checks = bench_cat(sg, torch, repeats)
+    progress("workload 13: GPT training step")
+    gpt_rows, gpt_check = bench_gpt(sg, torch, max(1, repeats // 2))
     rows = per_op_rows + deep_rows + matmul_rows + training_rows + cnn_rows
-    rows += sequence_rows + cat_rows
+    rows += sequence_rows + cat_rows + gpt_rows
     checks = [per_op_check, deep_check, matmul_check, *training_checks, *cnn_checks]
-    checks += sequence_checks + cat_checks
+    checks += [*sequence_checks, *cat_checks, gpt_check]
     print_table(rows)
     print_blas_shares(cnn_rows)
     print_checks(checks)

@@ -12,6 +12,7 @@ from scratchgrad import (
     data,
     nn,
     optim,
+    utils,
     viz,
 )
 from scratchgrad.anomaly import detect_anomaly
@@ -27,6 +28,7 @@ from scratchgrad.broadcasting import (
     get_broadcast_mode,
     set_broadcast_mode,
 )
+from scratchgrad.checkpoint import load, save
 from scratchgrad.devices import device
 from scratchgrad.dlpack import from_dlpack
 from scratchgrad.dtypes import (
@@ -188,7 +190,6 @@ from scratchgrad.random import (
     seed,
     set_rng_state,
 )
-from scratchgrad.serialization import load, save
 from scratchgrad.tensor import Size, Tensor, from_numpy
 
 __version__ = "0.1.0"  # the one place the version is written: pyproject.toml reads it
@@ -384,6 +385,7 @@ __all__ = [
     "triu",
     "uint8",
     "unsqueeze",
+    "utils",
     "var",
     "view",
     "viz",

@@ -1,96 +1,32 @@
-"""Batches and small data sets (PyTorch's DataLoader, plus XOR and digits)."""
-import math
+"""Small data sets (XOR, digits, names, Shakespeare) and the DataLoader with sg.data's conveniences."""
+import hashlib
 import operator
+import os
+import urllib.request
+from pathlib import Path
 
 import numpy as np
 
 from scratchgrad import factories
-from scratchgrad.errors import ShapeError, describe_shape
-from scratchgrad.ops import as_tensor, stack
 from scratchgrad.tensor import Tensor
+from scratchgrad.utils import data as utils_data
+from scratchgrad.utils.data import TensorDataset
 
 
-class TensorDataset:
-    """Samples are rows: dataset[i] is (t[i] for each tensor), as torch.utils._data.TensorDataset."""
+class DataLoader(utils_data.DataLoader):
+    """sg.utils.data.DataLoader plus two conveniences of sg.data.
 
-    def __init__(self, *tensors):
-        if not tensors:
-            raise ValueError("TensorDataset: needs at least one tensor")
-        self.tensors = tuple(as_tensor(t) for t in tensors)
-        shapes = [t.shape for t in self.tensors]
-        if any(len(shape) == 0 for shape in shapes) or len({shape[0] for shape in shapes}) != 1:
-            listed = ", ".join(describe_shape(shape) for shape in shapes)
-            raise ShapeError(f"TensorDataset: every tensor needs the same size in dimension 0 (one "
-                             f"row per sample), got shapes {listed}")
+    A tuple of tensors or arrays is taken as a TensorDataset, and `seed=` gives the loader its
+    own generator, so that the whole sequence of shuffled epochs repeats run after run (without
+    one it shares scratchgrad's, which sg.manual_seed makes repeat).
+    """
 
-    def __len__(self):
-        return self.tensors[0].shape[0]
-
-    def __getitem__(self, index):
-        """One sample for an int index; a whole batch at once for an array of indices."""
-        return tuple(t[index] for t in self.tensors)
-
-
-class DataLoader:
-    """Iterate over a dataset in batches, optionally reshuffled every epoch."""
-
-    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None):
+    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None, **kwargs):
         if isinstance(dataset, tuple):
             dataset = TensorDataset(*dataset)
-        if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
-            raise TypeError(f"DataLoader: dataset must be a TensorDataset, a tuple of tensors or "
-                            f"arrays, or an object with __len__ and __getitem__; got "
-                            f"{type(dataset).__name__}")
-        self.dataset = dataset
-        self.batch_size = _batch_size(batch_size)
-        self.shuffle = bool(shuffle)
-        self.drop_last = bool(drop_last)
-        # With a seed the loader owns its generator, so the whole sequence of epochs repeats
-        # run after run; without one it shares scratchgrad's (sg.manual_seed makes that repeat).
-        self._rng = None if seed is None else np.random.default_rng(seed)
-
-    def __len__(self):
-        """The number of batches in one epoch."""
-        if self.drop_last:
-            return len(self.dataset) // self.batch_size
-        return math.ceil(len(self.dataset) / self.batch_size)
-
-    def __iter__(self):
-        """One epoch: batches of samples, each a tuple of Tensors for a TensorDataset."""
-        n = len(self.dataset)
-        order = self._generator().permutation(n) if self.shuffle else np.arange(n)
-        for start in range(0, len(self) * self.batch_size, self.batch_size):
-            yield self._fetch(order[start:start + self.batch_size])
-
-    def _generator(self):
-        # Looked up at each epoch, since sg.manual_seed replaces scratchgrad's generator.
-        return self._rng if self._rng is not None else factories.generator()
-
-    def _fetch(self, indices):
-        if isinstance(self.dataset, TensorDataset):
-            return self.dataset[indices]  # one fancy-indexing gather per tensor, no Python loop
-        return collate([self.dataset[int(i)] for i in indices])
-
-
-def collate(samples):
-    """Stack samples into a batch that mirrors one sample's structure, as PyTorch's default_collate."""
-    first = samples[0]
-    if isinstance(first, (tuple, list)):
-        if any(len(sample) != len(first) for sample in samples):
-            raise ValueError(f"DataLoader: samples in a batch have different lengths: "
-                             f"{sorted({len(sample) for sample in samples})}")
-        return tuple(collate(list(field)) for field in zip(*samples))
-    if isinstance(first, dict):
-        return {key: collate([sample[key] for sample in samples]) for key in first}
-    if isinstance(first, Tensor):
-        return stack(samples)  # an op, so a sample that requires grad keeps its graph
-    if isinstance(first, (np.ndarray, np.generic)):
-        shapes = {np.shape(sample) for sample in samples}
-        if len(shapes) > 1:
-            raise ShapeError(f"DataLoader: samples in a batch have different shapes: "
-                             f"{', '.join(describe_shape(s) for s in sorted(shapes))}")
-        return Tensor._wrap(np.stack(samples))
-    return as_tensor(samples)  # Python numbers: sg.tensor's default dtypes
+        if seed is not None:
+            kwargs["generator"] = np.random.default_rng(seed)
+        super().__init__(dataset, _batch_size(batch_size), shuffle, drop_last=drop_last, **kwargs)
 
 
 def _batch_size(batch_size):
@@ -144,3 +80,85 @@ def load_digits(test_fraction=0.2, seed=0):
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=test_fraction, random_state=seed, stratify=y)
     return tuple(Tensor._wrap(a) for a in (X_train, y_train, X_test, y_test))
+
+
+# ---------------------------------------------------------------- text corpora
+
+# name: (file name, public source, SHA-256 of the file)
+TEXTS = {
+    "names": ("names.txt",
+              "https://raw.githubusercontent.com/karpathy/makemore/master/names.txt",
+              "0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d"),
+    "tiny_shakespeare": ("tinyshakespeare.txt",
+                         ("https://raw.githubusercontent.com/karpathy/char-rnn/master/data/"
+                         "tinyshakespeare/input.txt"),
+                         "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"),
+}
+
+
+def names(root=None):
+    """The 32,033 first names of makemore's names.txt, one a line, as one str."""
+    return _text("names", root)
+
+
+def tiny_shakespeare(root=None):
+    """The 1,115,394 characters of char-rnn's tiny Shakespeare, as one str."""
+    return _text("tiny_shakespeare", root)
+
+
+def cache_dir():
+    """Where downloads are kept: $XDG_CACHE_HOME/scratchgrad, else ~/.cache/scratchgrad."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "scratchgrad"
+
+
+def _text(name, root):
+    """The file's text from root (or $SCRATCHGRAD_DATA) if given, else from the cache, downloaded
+    there the first time; its SHA-256 checked either way."""
+    filename, url, sha256 = TEXTS[name]
+    directory = root if root is not None else os.environ.get("SCRATCHGRAD_DATA") or None
+    if directory is not None:
+        path = Path(directory) / filename
+        if not path.is_file():
+            source = "root=" if root is not None else "SCRATCHGRAD_DATA"
+            raise FileNotFoundError(f"{name}: {path} does not exist ({source} points at "
+                                    f"{directory}); put {filename} there (from {url})")
+        content = path.read_bytes()
+    else:
+        path = cache_dir() / filename
+        if path.is_file():
+            content = path.read_bytes()
+        else:
+            content = _download(name, url, path)
+    _verify(name, content, sha256, path)
+    return content.decode("utf-8")
+
+
+def _fetch(url):
+    """The bytes at url (tests replace this function: they never touch the network)."""
+    with urllib.request.urlopen(url, timeout=60) as response:
+        return response.read()
+
+
+def _download(name, url, path):
+    """Fetch url, check it, and keep it at path (written whole or not at all)."""
+    filename = path.name
+    try:
+        content = _fetch(url)
+    except OSError as exc:  # URLError, timeouts and refused connections are all OSErrors
+        raise FileNotFoundError(
+            f"{name}: couldn't download {filename} from {url} ({exc}). Without network, put a "
+            f"copy at {path}, or set SCRATCHGRAD_DATA to a directory holding {filename}") from None
+    _verify(name, content, TEXTS[name][2], url)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".part")
+    partial.write_bytes(content)
+    os.replace(partial, path)
+    return content
+
+
+def _verify(name, content, sha256, where):
+    digest = hashlib.sha256(content).hexdigest()
+    if digest != sha256:
+        raise ValueError(f"{name}: {where} has SHA-256 {digest}, expected {sha256}: the file is "
+                         "damaged or a different version; delete it and try again")

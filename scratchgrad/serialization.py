@@ -47,14 +47,15 @@ MAX_ARRAY_BYTES = np.iinfo(np.intp).max
 
 # ---------------------------------------------------------------- save
 
-def save(obj, path):
+def save(obj, path, *, metadata=None):
     """Write a Tensor (or NumPy array), or a flat dict of name -> Tensor, to path as safetensors.
 
+    metadata: more __metadata__ entries (str -> str), such as checkpoint.py's structure.
     A path is written atomically: into a temporary file beside it, flushed to disk, then renamed
     over the target, so a crash or an error mid-write leaves the previous file whole.
     """
-    arrays, metadata = _arrays_to_save(obj)
-    header, chunks = _layout(arrays, metadata)
+    arrays, own_metadata = _arrays_to_save(obj)
+    header, chunks = _layout(arrays, {**own_metadata, **(metadata or {})})
     if hasattr(path, "write"):  # the caller's open file: written in place
         _write(path, header, chunks)
         return
@@ -159,6 +160,17 @@ def _layout(arrays, metadata):
 
 def load(path):
     """Read a file written by sg.save or any safetensors writer: a Tensor, or an OrderedDict of them."""
+    tensors, metadata = load_with_metadata(path)
+    if metadata.get(_KIND) == "tensor":
+        if list(tensors) != [TENSOR_KEY]:
+            raise _error(_describe(path), f"its metadata marks a single tensor, but it holds "
+                         f"{list(tensors)}")
+        return tensors[TENSOR_KEY]
+    return tensors
+
+
+def load_with_metadata(path):
+    """(an OrderedDict of the file's tensors by name, its __metadata__ dict of str -> str)."""
     where = _describe(path)
     with _open(path, "rb") as f:
         raw = _read_file(f, where)
@@ -167,11 +179,7 @@ def load(path):
     entries = [(name, _check_entry(name, entry, where)) for name, entry in header.items()]
     _check_coverage(entries, len(data), where)
     tensors = OrderedDict((name, _read(name, data, *entry, where)) for name, entry in entries)
-    if metadata.get(_KIND) == "tensor":
-        if list(tensors) != [TENSOR_KEY]:
-            raise _error(where, f"its metadata marks a single tensor, but it holds {list(tensors)}")
-        return tensors[TENSOR_KEY]
-    return tensors
+    return tensors, metadata
 
 
 def _read_file(f, where):

@@ -3,6 +3,7 @@
 - `from tests import ...` works however pytest is started (`pytest` or `python -m pytest`).
 - PyTorch, the oracle, runs on one thread: the tests' tensors are tiny, and thread hand-offs on
   2 cores cost ten times the work.
+- SCRATCHGRAD_DATA points at ../shared/data (when it is there), so no test downloads.
 - Under CI (CI=true) hypothesis draws the same examples every run, so a red build always means a
   change, never a newly drawn example; locally it keeps exploring.
 """
@@ -18,6 +19,11 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 torch.set_num_threads(1)
+
+# sg.data reads its text corpora from the shared copy: tests never download.
+_DATA = Path(ROOT).parent / "shared" / "data"
+if _DATA.is_dir():
+    os.environ.setdefault("SCRATCHGRAD_DATA", str(_DATA))
 
 settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI"):

@@ -59,7 +59,7 @@ def test_every_tensor_attribute_has_a_docstring():
 def test_dir_of_sg_lists_public_names_only():
     assert dir(sg) == sorted([*sg.__all__, "__version__"])
     modules = {name for name in dir(sg) if isinstance(getattr(sg, name), types.ModuleType)}
-    assert modules == {"autograd", "data", "nn", "optim", "viz"}
+    assert modules == {"autograd", "data", "nn", "optim", "utils", "viz"}
     assert not {"ops", "primitives", "factories", "errors", "growth", "sites"} & set(dir(sg))
     assert [name for name in sg.__all__ if not hasattr(sg, name)] == []
 

@@ -56,6 +56,10 @@ def test_tensor_dataset_shape_errors():
 @pytest.mark.parametrize("shuffle", [False, True])
 def test_batches_cover_every_sample_once(n, batch_size, drop_last, sizes, shuffle):
     X, y = rows(n)
+    if n == 0 and shuffle:  # as PyTorch's RandomSampler
+        with pytest.raises(ValueError, match="num_samples should be a positive integer value"):
+            DataLoader((X, y), batch_size=batch_size, shuffle=shuffle, seed=0)
+        return
     loader = DataLoader((X, y), batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, seed=0)
     assert len(loader) == len(sizes)
     batches = list(loader)
@@ -115,19 +119,25 @@ def test_dataset_of_single_values_and_dicts():
     singles = list(DataLoader([sg.tensor([1.0, 2.0]), sg.tensor([3.0, 4.0])], batch_size=2))
     assert len(singles) == 1 and singles[0].tolist() == [[1, 2], [3, 4]]
     dicts = list(DataLoader([{"x": 1.5, "y": 1}, {"x": 2.5, "y": 0}], batch_size=2))
-    assert dicts[0]["x"].dtype == np.float32 and dicts[0]["y"].tolist() == [1, 0]
+    # Python floats collate to float64, ints to int64, as PyTorch's default_collate
+    assert dicts[0]["x"].dtype == np.float64 and dicts[0]["y"].tolist() == [1, 0]
 
 
 def test_tensor_dataset_is_gathered_in_one_go():
     """A TensorDataset batch is fetched with one array index, not sample by sample."""
     calls = []
+    data = TensorDataset(*rows(10))
+    original = type(data).__getitem__
 
-    class Counting(TensorDataset):
-        def __getitem__(self, index):
-            calls.append(np.shape(index))
-            return super().__getitem__(index)
+    def counting(self, index):
+        calls.append(np.shape(index))
+        return original(self, index)
 
-    list(DataLoader(Counting(*rows(10)), batch_size=4, shuffle=True, seed=0))
+    type(data).__getitem__ = counting
+    try:
+        list(DataLoader(data, batch_size=4, shuffle=True, seed=0))
+    finally:
+        type(data).__getitem__ = original
     assert calls == [(4,), (4,), (2,)]
 
 
@@ -214,3 +224,87 @@ def test_load_digits_without_sklearn(monkeypatch):
     with pytest.raises(ImportError, match=r"load_digits needs scikit-learn: pip install "
                                           r"'scratchgrad\[demo\]' \(or scikit-learn\)"):
         load_digits()
+
+
+# ---------------------------------------------------------------- text corpora
+
+DATA = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "data"
+needs_data = pytest.mark.skipif(not (DATA / "names.txt").is_file(), reason="no ../shared/data")
+
+
+@needs_data
+def test_names_and_shakespeare_from_scratchgrad_data(monkeypatch):
+    monkeypatch.setenv("SCRATCHGRAD_DATA", str(DATA))
+    monkeypatch.setattr(sg.data, "_fetch", _no_network)
+    names = sg.data.names()
+    assert isinstance(names, str) and len(names.splitlines()) == 32033
+    assert names.splitlines()[:3] == ["emma", "olivia", "ava"]
+    text = sg.data.tiny_shakespeare()
+    assert len(text) == 1115394 and len(set(text)) == 65 and text.startswith("First Citizen:")
+
+
+@needs_data
+def test_root_argument_wins_over_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("SCRATCHGRAD_DATA", str(tmp_path))  # empty
+    monkeypatch.setattr(sg.data, "_fetch", _no_network)
+    assert len(sg.data.names(root=DATA).splitlines()) == 32033
+
+
+def _no_network(url):
+    raise AssertionError(f"tests never download, but {url} was fetched")
+
+
+def test_a_missing_file_in_scratchgrad_data_says_where_to_put_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("SCRATCHGRAD_DATA", str(tmp_path))
+    monkeypatch.setattr(sg.data, "_fetch", _no_network)
+    with pytest.raises(FileNotFoundError, match=r"names.txt does not exist .*put names.txt there"):
+        sg.data.names()
+
+
+def test_a_damaged_file_is_refused(monkeypatch, tmp_path):
+    (tmp_path / "names.txt").write_text("emma\nolivia")
+    monkeypatch.setattr(sg.data, "_fetch", _no_network)
+    with pytest.raises(ValueError, match="names: .* has SHA-256 .* expected 0a30b555"):
+        sg.data.names(root=tmp_path)
+
+
+def test_download_once_into_the_cache_and_check_it(monkeypatch, tmp_path):
+    """The download path, with the network replaced by a function handing out bytes."""
+    monkeypatch.delenv("SCRATCHGRAD_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    content = b"emma\nolivia"
+    fetched = []
+
+    def fetch(url):
+        fetched.append(url)
+        return content
+
+    filename, url, _ = sg.data.TEXTS["names"]
+    monkeypatch.setitem(sg.data.TEXTS, "names",
+                        (filename, url, __import__("hashlib").sha256(content).hexdigest()))
+    monkeypatch.setattr(sg.data, "_fetch", fetch)
+    assert sg.data.names() == "emma\nolivia"
+    assert sg.data.names() == "emma\nolivia"
+    assert fetched == [url] and "makemore" in url  # once, from the public source
+    assert (tmp_path / "scratchgrad" / "names.txt").read_bytes() == content
+
+    (tmp_path / "scratchgrad" / "names.txt").unlink()
+    monkeypatch.setattr(sg.data, "_fetch", lambda url: b"tampered")
+    with pytest.raises(ValueError, match="SHA-256"):
+        sg.data.names()
+    assert not (tmp_path / "scratchgrad" / "names.txt").exists()  # a bad download isn't kept
+
+
+def test_without_network_the_error_says_where_to_put_the_file(monkeypatch, tmp_path):
+    monkeypatch.delenv("SCRATCHGRAD_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+
+    def offline(url):
+        raise OSError("Network is unreachable")
+
+    monkeypatch.setattr(sg.data, "_fetch", offline)
+    where = tmp_path / "scratchgrad" / "tinyshakespeare.txt"
+    with pytest.raises(FileNotFoundError, match=f"couldn't download tinyshakespeare.txt .*"
+                                                f"Network is unreachable.*put a copy at {where}.*"
+                                                f"SCRATCHGRAD_DATA"):
+        sg.data.tiny_shakespeare()

@@ -26,7 +26,9 @@ FINITE = np.array([3e38, -3e38, 1e30, -1e30, 1e-38, -1e-45, 0.0, -0.0, 1.0, -2.5
 # float64): their values are compared on inputs whose sums and squares stay in range.
 SUMMABLE = np.array([1e18, -1e18, 1e-38, -1e-45, 0.0, -0.0, 1.0, -2.5], np.float32)
 ACCUMULATING = {"sum", "mean", "var", "std", "var(correction=0)", "prod", "logsumexp", "matmul",
-                "a@b"}
+                "a@b", "cumsum", "x.cumsum(dim)", "einsum"}
+# Ops that return indices next to values (sort, topk): only the values are compared here.
+ORDERING = {"sort", "topk", "argsort"}
 NON_FINITE = np.array([np.inf, -np.inf, np.nan], np.float32)
 
 
@@ -101,6 +103,8 @@ def test_op_table_at_extreme_inputs(case, data, kind):
     if kind == ("summable" if accumulating else "finite"):
         wants = [torch_values(case.torch, arrays, dtype, **kwargs)
                  for dtype in (np.float32, np.float64)]
+        if case.name.split(" (")[0] in ORDERING:  # drawn values tie often: which index comes first
+            outs, wants = outs[:1], [want[:1] for want in wants]  # among equals is not specified
         assert_same_values(outs, wants, cancellation_scale(arrays) if accumulating else 0.0)
 
 

@@ -277,6 +277,7 @@ class SGD(Optimizer):
                     p._data -= g
                 else:
                     p._data -= lr * g
+                p._bump_version()
         return loss
 
 
@@ -366,6 +367,7 @@ class Adam(Optimizer):
                 p._data += _adam_update(g, state["exp_avg"]._data, state["exp_avg_sq"]._data,
                                        state["max_exp_avg_sq"]._data if amsgrad else None,
                                        float(step_t), lr, beta1, beta2, eps)
+                p._bump_version()
         return loss
 
 
@@ -394,6 +396,7 @@ class Adam(Optimizer):
         start = 0
         for p in params:
             p._data += update[start:start + p._data.size].reshape(p.shape)
+            p._bump_version()
             start += p._data.size
         return True
 
@@ -477,3 +480,6 @@ def _pair(optimizer, betas):
         raise ValueError(f"{optimizer._name}: betas must be a pair (beta1, beta2), "
                          f"got {betas!r}") from None
     return (beta1, beta2)
+
+
+from scratchgrad.optim import lr_scheduler  # noqa: F401  (last: it needs Optimizer, defined above)

@@ -1,0 +1,6 @@
+"""`python -m scratchgrad ...` is the `scratchgrad` command."""
+import sys
+
+from scratchgrad.cli import main
+
+sys.exit(main())
