@@ -511,7 +511,47 @@ def rounding_in_place(L):
     return y, z, w
 
 
+def two_losses_with_a_step_between(L):
+    layer1, layer2 = L.nn.Linear(3, 3), L.nn.Linear(3, 1)
+    with no_grad(L):
+        layer1.weight.copy_(L.tensor([[1., 2., 3.], [0., 1., 0.], [1., 0., 1.]]))
+        layer1.bias.zero_()
+        layer2.weight.copy_(L.tensor([[0.5, -1., 2.]]))
+        layer2.bias.zero_()
+    opt = L.optim.SGD(list(layer1.parameters()) + list(layer2.parameters()), lr=0.1)
+    x = L.tensor([[1., 1., 1.]])
+    h = layer1(x).tanh()
+    loss1 = layer2(h).sum()
+    loss2 = (layer2(h) ** 2).sum()
+    loss1.backward(retain_graph=True)
+    opt.step()
+    loss2.backward()
+    return layer1.weight.grad
+
+
+def step_before_backward_in_a_loop(L):
+    w = leaf(L, [1., 2., 3.])
+    opt = L.optim.SGD([w], lr=0.1)
+    for _ in range(2):
+        loss = (w * w).sum()
+        opt.step()        # the bug: a step between the forward and its backward
+        loss.backward()
+    return w.grad, w
+
+
+def adam_steps_keep_aliases_current(L):
+    w = leaf(L, [1., -2.])
+    alias = w.detach()
+    opt = L.optim.Adam([w], lr=0.1)
+    for _ in range(3):
+        opt.zero_grad()
+        (w * w).sum().backward()
+        opt.step()
+    return alias, w._version > 0
+
+
 SCENARIOS = [
+    two_losses_with_a_step_between, step_before_backward_in_a_loop, adam_steps_keep_aliases_current,
     relu_module_in_place, functional_relu_in_place_on_a_leaf, rounding_in_place,
     adam_by_hand_in_place, addcmul_in_graph,
     write_through_data_is_not_tracked, assign_data, data_shares_memory,
