@@ -595,7 +595,7 @@ Tensor.__add__, Tensor.__sub__, Tensor.__mul__ = ops.add, ops.sub, ops.mul
 Tensor.__truediv__, Tensor.__pow__, Tensor.__matmul__ = ops.div, ops.pow, ops.matmul
 for _name in (
     "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "leaky_relu", "gelu",
-    "softplus", "erf", "clip", "clamp", "sign", "maximum", "minimum", "matmul",
+    "softplus", "erf", "erfc", "clip", "clamp", "sign", "maximum", "minimum", "matmul",
     "add", "sub", "mul", "div", "pow", "neg",
     "sum", "mean", "var", "std", "max", "min", "amax", "amin", "prod", "logsumexp",
     "softmax", "log_softmax", "argmax", "argmin", "any", "all", "isnan", "isfinite",

@@ -101,6 +101,7 @@ def _ignore_warnings(fn):
 
 
 _erf = np.vectorize(math.erf, otypes=[np.float64])
+_erfc = np.vectorize(math.erfc, otypes=[np.float64])
 
 
 @_ignore_warnings
@@ -318,6 +319,10 @@ ELEMENTWISE = [
           lambda x, negative_slope: np.where(x > 0, x, negative_slope * x), OFF_GRID,
           kwargs=_leaky_kwargs),
     unary("gelu", sg.gelu, F.gelu, lambda x: _np_gelu(x, "none")),
+    unary("erfc", sg.erfc, torch.erfc, _erfc),
+    # GELU's tail: Φ(x) for x ≪ 0 is erfc's small value, not 1 + erf's cancellation.
+    unary("gelu (tail)", sg.gelu, F.gelu, lambda x: 0.5 * x * _erfc(-x / math.sqrt(2)),
+          domain=Domain("tail", lambda rng, shape: rng.uniform(-9, -3, shape))),
     unary("gelu(approximate)", sg.gelu, F.gelu, _np_gelu,
           kwargs=lambda s: _kwargs(approximate=st.sampled_from(["none", "tanh"]))),
     unary("softplus", sg.softplus, F.softplus, _np_softplus),

@@ -357,3 +357,14 @@ def test_closures_follow_forward_swaps():
 def test_pytorch_spellings_under_autograd():
     assert sg.autograd.detect_anomaly is sg.detect_anomaly
     assert sg.autograd.Function is sg.Function and sg.autograd.gradcheck is sg.gradcheck
+
+
+def test_anomaly_mode_lets_an_infinite_mask_through():
+    """A causal mask filled with -inf is ordinary (every GPT has one): only non-finite values
+    that an op makes from finite inputs are anomalies in the forward."""
+    scores = sg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    mask = sg.tensor([[False, True], [False, False]])
+    with sg.detect_anomaly():
+        weights = scores.masked_fill(mask, float("-inf")).softmax(-1)
+        weights.sum().backward()
+    assert np.isfinite(scores.grad.numpy()).all()

@@ -16,6 +16,7 @@ from scratchgrad.ops.elementwise import (
     elementwise_function,
     eq,
     erf,
+    erfc,
     exp,
     expm1,
     ge,

@@ -298,6 +298,7 @@ cos = _float_function(P.cos, "cosine")
 tanh = _float_function(P.tanh, "hyperbolic tangent")
 sigmoid = _float_function(P.sigmoid, "1 / (1 + e^-x)")
 erf = _float_function(P.erf, "the error function, 2/sqrt(pi) ∫_0^x e^(-t²) dt")
+erfc = _float_function(P.erfc, "1 - erf(x), accurate where erf(x) is near 1")
 log10 = _float_function(P.log10, "logarithm to base 10")
 log2 = _float_function(P.log2, "logarithm to base 2")
 log1p = _float_function(P.log1p, "log(1 + x), exact for small x")
@@ -339,7 +340,7 @@ def gelu(x, approximate="none"):
         return 0.5 * x * (1 + tanh(inner))
     if approximate != "none":
         raise ValueRangeError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return 0.5 * x * (1 + erf(x * (1 / math.sqrt(2))))
+    return 0.5 * x * erfc(x * (-1 / math.sqrt(2)))  # Φ(x) = erfc(-x/√2)/2: exact in the tail
 
 
 def softplus(x, beta=1.0, threshold=20.0):
