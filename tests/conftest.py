@@ -20,9 +20,12 @@ if ROOT not in sys.path:
 
 torch.set_num_threads(1)
 
-# sg.data reads its text corpora from the shared copy: tests never download.
-_DATA = Path(ROOT).parent / "shared" / "data"
-if _DATA.is_dir():
+# sg.data reads its text corpora from the shared copy (../shared/data beside the checkout, or
+# the workplace's /work/shared/data): tests never download. Without a copy, the tests that need
+# the corpora skip (tests.helpers.needs_corpora).
+_DATA = next((d for d in (Path(ROOT).parent / "shared" / "data", Path("/work/shared/data"))
+              if (d / "names.txt").is_file()), None)
+if _DATA is not None:
     os.environ.setdefault("SCRATCHGRAD_DATA", str(_DATA))
 
 settings.register_profile("ci", derandomize=True, database=None)

@@ -1,6 +1,9 @@
 """Small helpers shared by the tests: float64 leaves for both libraries, a closeness check,
 custom Functions x² with a right and a wrong (factor 2 forgotten) backward, and x³."""
+import os
+
 import numpy as np
+import pytest
 import torch
 
 import scratchgrad as sg
@@ -63,3 +66,9 @@ class Cube(sg.Function):
         """g·3x²"""
         (x,) = ctx.saved_tensors
         return grad * 3 * x**2
+
+
+# For tests that read sg.data.names() / tiny_shakespeare(): skip where no local copy is set up
+# (tests/conftest.py), since tests never download.
+needs_corpora = pytest.mark.skipif("SCRATCHGRAD_DATA" not in os.environ,
+                                   reason="no local copy of the text corpora (../shared/data)")
