@@ -18,6 +18,7 @@ import string
 import numpy as np
 
 from scratchgrad.autograd import Primitive, call, per_input
+from scratchgrad.errors import InPlaceError
 from scratchgrad.quiet import quietly
 
 # ---------------------------------------------------------------- arithmetic
@@ -389,6 +390,15 @@ def _view_region(shape, steps):
     mask = np.zeros(shape, dtype=bool)
     view_of(mask, steps)[...] = True
     return mask
+
+
+def _stale_view_grad(g, ans, base, steps, message):
+    """Never a gradient: the view's values were changed behind its back (see ops/inplace.py)."""
+    raise InPlaceError(f"backward: {message}")
+
+
+stale_view = Primitive("stale_view", lambda base, steps, message: view_of(base, steps),
+                       _stale_view_grad, saves=False)
 
 
 # An in-place op on a view writes into its base: the base's new value is the old one with the

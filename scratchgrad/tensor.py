@@ -361,6 +361,15 @@ class Tensor:
         t._storage = versions.storage_of(self)
         return t
 
+    def detach_(self):
+        """Cut this tensor from the graph, in place: it becomes a leaf that requires no grad."""
+        if self._view is not None and self._view[0].requires_grad:
+            raise GraphError("detach_: can't detach a view in place (its base is in a graph); "
+                             "use .detach(), which returns a new tensor")
+        self.grad_fn = None
+        self.requires_grad = False
+        return self
+
     def retain_grad(self):
         """Keep .grad on this non-leaf tensor after backward (leaves always keep theirs)."""
         if self.grad_fn is not None:

@@ -550,7 +550,42 @@ def adam_steps_keep_aliases_current(L):
     return alias, w._version > 0
 
 
+def chunk_view_modified_in_place(L):
+    w = leaf(L, [1., 2., 3., 4.])
+    a = w * 1
+    first, _ = a.chunk(2)
+    first.mul_(10)
+    (a * a).sum().backward()
+    return w.grad
+
+
+def split_view_used_after_base_modified(L):
+    w = leaf(L, [1., 2., 3., 4.])
+    a = w * 1
+    _, second = a.split(2)
+    a.mul_(2)
+    (second * second).sum().backward()
+    return w.grad
+
+
+def split_views_without_grad_can_change(L):
+    a = L.zeros(4)
+    first, second = a.split(2)
+    first.add_(1)
+    a.mul_(3)
+    return a, second
+
+
+def detach_in_place(L):
+    w = leaf(L, [1., 2.])
+    a = w * 2
+    a.detach_()
+    return a, a.requires_grad, a.grad_fn is None
+
+
 SCENARIOS = [
+    chunk_view_modified_in_place, split_view_used_after_base_modified,
+    split_views_without_grad_can_change, detach_in_place,
     two_losses_with_a_step_between, step_before_backward_in_a_loop, adam_steps_keep_aliases_current,
     relu_module_in_place, functional_relu_in_place_on_a_leaf, rounding_in_place,
     adam_by_hand_in_place, addcmul_in_graph,

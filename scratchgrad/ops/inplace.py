@@ -13,6 +13,8 @@ An in-place op on a view writes into the base too. In a graph the base is reboun
 copy_slices(base_old, new_view_values) (PyTorch's CopySlices), and the view to the view of
 the new base.
 """
+import weakref
+
 import numpy as np
 
 from scratchgrad import primitives as P
@@ -44,7 +46,29 @@ def as_view(out, x, op, params):
     storage = out._storage = versions.storage_of(base)
     if base.grad_fn is not None:
         storage.add_view(out)
+    if id(x) in _multi_output_views:
+        _multi_output_views[id(out)] = out
     return out
+
+
+# Views made by a function that returns several at once (split, chunk), and views of them: as
+# in PyTorch, an in-place op on one is refused, and one whose base was modified in place since
+# can't be backpropagated through. By id, weakly (Tensor's == is elementwise).
+_multi_output_views = weakref.WeakValueDictionary()
+
+
+def mark_multi_output(views):
+    for view in views:
+        if view._view is not None:
+            _multi_output_views[id(view)] = view
+    return views
+
+
+def _multi_output_message(view):
+    return (f"a view of shape {describe_shape(view.shape)} made by a function that returns "
+            "several views (split, chunk) is being modified in place, or its base was modified "
+            "in place and it was used afterwards. Such functions do not allow the output views "
+            "to be modified inplace (as in PyTorch); use an out-of-place op, or .clone() the view")
 
 
 def _base_of(x):
@@ -122,6 +146,8 @@ def in_place(name, x, compute, *others):
         versions.note_write(x)
         return x
     _check_recordable(name, x)
+    if id(x) in _multi_output_views:
+        raise InPlaceError(f"{name}: {_multi_output_message(x)}")
     if x._view is not None:
         return _inplace_on_view(name, x, compute, others)
     at = versions.next_seq()  # the write's time: before the nodes it makes, after those it breaks
@@ -162,7 +188,13 @@ def _refresh_views(base, done):
         return
     for view in base._storage.live_views():
         if view is not done and view._view[0] is base:
-            versions.rebind(view, P.view_of(base, view._view[1]).grad_fn)
+            steps = view._view[1]
+            if id(view) in _multi_output_views:  # its backward must raise, as PyTorch's does
+                refreshed = apply(P.stale_view, (base,), (base._data,),
+                                  {"steps": steps, "message": _multi_output_message(view)})
+            else:
+                refreshed = P.view_of(base, steps)
+            versions.rebind(view, refreshed.grad_fn)
 
 
 def setitem(x, key, value, index_key):

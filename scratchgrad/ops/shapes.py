@@ -249,7 +249,7 @@ def split(x, split_size_or_sections, axis=0, *, dim=None):
         window = (slice(None),) * axis + (slice(start, start + n),)
         pieces.append(index(x, window))
         start += n
-    return tuple(pieces)
+    return tuple(inplace.mark_multi_output(pieces))
 
 
 def pad(x, pad, mode="constant", value=0):
