@@ -8,15 +8,6 @@ from scratchgrad import dtypes
 from scratchgrad import random as _random
 from scratchgrad.devices import check_device
 from scratchgrad.errors import ValueRangeError, check_sizes
-from scratchgrad.random import (  # noqa: F401  (sg.factories.rand etc. keep working)
-    manual_seed,
-    rand,
-    rand_like,
-    randint,
-    randn,
-    randn_like,
-    randperm,
-)
 from scratchgrad.tensor import Tensor
 
 

@@ -1,16 +1,12 @@
 """nn.MultiheadAttention, with PyTorch's arguments, parameter names, masks and outputs."""
 
-from scratchgrad import dtypes, factories
+from scratchgrad import dtypes
 from scratchgrad.errors import ShapeError, ValueRangeError, describe_shape
 from scratchgrad.nn import functional as F
 from scratchgrad.nn import init
 from scratchgrad.nn.layers import Linear
-from scratchgrad.nn.module import Module, Parameter, check_device
+from scratchgrad.nn.module import Module, check_device, new_parameter
 from scratchgrad.ops import as_tensor
-
-
-def _parameter(*shape, dtype=None):
-    return Parameter(factories.zeros(*shape, dtype=dtypes.default_float if dtype is None else dtype))
 
 
 class MultiheadAttention(Module):
@@ -39,16 +35,16 @@ class MultiheadAttention(Module):
         self.dropout, self.batch_first = dropout, batch_first
         self.head_dim = embed_dim // num_heads
         if self._qkv_same_embed_dim:
-            self.in_proj_weight = _parameter(3 * embed_dim, embed_dim, dtype=dtype)
+            self.in_proj_weight = new_parameter(3 * embed_dim, embed_dim, dtype=dtype)
             for name in ("q_proj_weight", "k_proj_weight", "v_proj_weight"):
                 self.register_parameter(name, None)
         else:
-            self.q_proj_weight = _parameter(embed_dim, embed_dim, dtype=dtype)
-            self.k_proj_weight = _parameter(embed_dim, self.kdim, dtype=dtype)
-            self.v_proj_weight = _parameter(embed_dim, self.vdim, dtype=dtype)
+            self.q_proj_weight = new_parameter(embed_dim, embed_dim, dtype=dtype)
+            self.k_proj_weight = new_parameter(embed_dim, self.kdim, dtype=dtype)
+            self.v_proj_weight = new_parameter(embed_dim, self.vdim, dtype=dtype)
             self.register_parameter("in_proj_weight", None)
         if bias:
-            self.in_proj_bias = _parameter(3 * embed_dim, dtype=dtype)
+            self.in_proj_bias = new_parameter(3 * embed_dim, dtype=dtype)
         else:
             self.register_parameter("in_proj_bias", None)
         self.out_proj = Linear(embed_dim, embed_dim, bias=bias, dtype=dtype)

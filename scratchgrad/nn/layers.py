@@ -2,11 +2,11 @@
 import math
 from collections import OrderedDict
 
-from scratchgrad import dtypes, factories
+from scratchgrad import factories
 from scratchgrad.errors import ArgumentError, ValueRangeError
 from scratchgrad.nn import functional as F
 from scratchgrad.nn import init
-from scratchgrad.nn.module import Module, Parameter
+from scratchgrad.nn.module import Module, Parameter, new_parameter
 from scratchgrad.ops import flatten
 
 
@@ -21,8 +21,6 @@ def check_sizes(layer, **sizes):
                 raise ValueRangeError(f"{layer}: {name} can't be negative, got {value}")
 
 
-def _empty(*shape, dtype=None):
-    return Parameter(factories.zeros(*shape, dtype=dtypes.default_float if dtype is None else dtype))
 
 
 class Linear(Module):
@@ -32,8 +30,8 @@ class Linear(Module):
         super().__init__()
         check_sizes("Linear", in_features=in_features, out_features=out_features)
         self.in_features, self.out_features = in_features, out_features
-        self.weight = _empty(out_features, in_features, dtype=dtype)
-        self.bias = _empty(out_features, dtype=dtype) if bias else None
+        self.weight = new_parameter(out_features, in_features, dtype=dtype)
+        self.bias = new_parameter(out_features, dtype=dtype) if bias else None
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -63,7 +61,7 @@ class Embedding(Module):
             padding_idx %= num_embeddings
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.padding_idx = padding_idx
-        self.weight = _empty(num_embeddings, embedding_dim, dtype=dtype)
+        self.weight = new_parameter(num_embeddings, embedding_dim, dtype=dtype)
         init.normal_(self.weight)
         if padding_idx is not None:
             self.weight._data[padding_idx] = 0

@@ -61,6 +61,11 @@ def _device_and_dtype(op, args, kwargs):
     return device, dtype
 
 
+def new_parameter(*shape, dtype=None):
+    """A Parameter of the given shape (zeros, float32 by default) for a layer's init to fill."""
+    return Parameter(np.zeros(shape, dtype=dtypes.default_float if dtype is None else dtype))
+
+
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 

@@ -10,13 +10,12 @@ import warnings
 
 import numpy as np
 
-from scratchgrad import dtypes, factories
 from scratchgrad import recurrence as R
 from scratchgrad.autograd import apply
 from scratchgrad.errors import DTypeError, ShapeError, ValueRangeError, describe_shape
 from scratchgrad.nn import functional as F
 from scratchgrad.nn import init
-from scratchgrad.nn.module import Module, Parameter, check_device
+from scratchgrad.nn.module import Module, check_device, new_parameter
 from scratchgrad.ops import as_tensor, cat, relu, stack, tanh
 from scratchgrad.primitives import Memo
 from scratchgrad.tensor import Tensor
@@ -61,8 +60,6 @@ def _uniform_parameters(module, hidden_size):
         init.uniform_(p, -bound, bound)
 
 
-def _new_parameter(shape, dtype):
-    return Parameter(factories.zeros(*shape, dtype=dtypes.default_float if dtype is None else dtype))
 
 
 # ---------------------------------------------------------------- cells
@@ -79,11 +76,11 @@ class _CellBase(Module):
         self.hidden_size = _check_size(f"{name}: hidden_size", hidden_size)
         self.bias = bias
         rows = GATES[self.mode] * hidden_size
-        self.weight_ih = _new_parameter((rows, input_size), dtype)
-        self.weight_hh = _new_parameter((rows, hidden_size), dtype)
+        self.weight_ih = new_parameter(rows, input_size, dtype=dtype)
+        self.weight_hh = new_parameter(rows, hidden_size, dtype=dtype)
         if bias:
-            self.bias_ih = _new_parameter((rows,), dtype)
-            self.bias_hh = _new_parameter((rows,), dtype)
+            self.bias_ih = new_parameter(rows, dtype=dtype)
+            self.bias_hh = new_parameter(rows, dtype=dtype)
         else:
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)
@@ -211,11 +208,11 @@ class _RNNBase(Module):
         for layer in range(num_layers):
             layer_input = input_size if layer == 0 else hidden_size * directions
             for suffix in ("", "_reverse")[:directions]:
-                setattr(self, f"weight_ih_l{layer}{suffix}", _new_parameter((rows, layer_input), dtype))
-                setattr(self, f"weight_hh_l{layer}{suffix}", _new_parameter((rows, hidden_size), dtype))
+                setattr(self, f"weight_ih_l{layer}{suffix}", new_parameter(rows, layer_input, dtype=dtype))
+                setattr(self, f"weight_hh_l{layer}{suffix}", new_parameter(rows, hidden_size, dtype=dtype))
                 if bias:
-                    setattr(self, f"bias_ih_l{layer}{suffix}", _new_parameter((rows,), dtype))
-                    setattr(self, f"bias_hh_l{layer}{suffix}", _new_parameter((rows,), dtype))
+                    setattr(self, f"bias_ih_l{layer}{suffix}", new_parameter(rows, dtype=dtype))
+                    setattr(self, f"bias_hh_l{layer}{suffix}", new_parameter(rows, dtype=dtype))
         self.reset_parameters()
 
     def reset_parameters(self):
