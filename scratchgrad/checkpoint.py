@@ -20,8 +20,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from scratchgrad import serialization
-from scratchgrad.errors import SerializationError
-from scratchgrad.tensor import Tensor
+from scratchgrad.core.errors import SerializationError
+from scratchgrad.core.tensor import Tensor
 
 STRUCTURE = "scratchgrad.structure"  # the __metadata__ entry holding the JSON
 

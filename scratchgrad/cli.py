@@ -96,7 +96,7 @@ class _trace_first_backward:
 
     def __enter__(self):
         from scratchgrad import viz
-        from scratchgrad.tensor import Tensor
+        from scratchgrad.core.tensor import Tensor
 
         original = self.original = Tensor.backward
 
@@ -109,7 +109,7 @@ class _trace_first_backward:
         return self
 
     def __exit__(self, *exc):
-        from scratchgrad.tensor import Tensor
+        from scratchgrad.core.tensor import Tensor
         Tensor.backward = self.original
         return False
 

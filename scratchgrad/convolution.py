@@ -29,8 +29,8 @@ from collections import namedtuple
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from scratchgrad.autograd import Primitive, call
-from scratchgrad.quiet import quietly
+from scratchgrad.core.engine import Primitive, call
+from scratchgrad.core.quiet import quietly
 
 # The geometry of a sliding window, each entry per spatial dimension (height, width):
 # kernel and stride sizes, padding as (before, after) pairs, dilation (gaps between taps).

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from scratchgrad import factories
-from scratchgrad.tensor import Tensor
+from scratchgrad.core.tensor import Tensor
 from scratchgrad.utils import data as utils_data
 from scratchgrad.utils.data import TensorDataset
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from scratchgrad.errors import DTypeError
-from scratchgrad.tensor import Tensor
+from scratchgrad.core.errors import DTypeError
+from scratchgrad.core.tensor import Tensor
 
 CPU: tuple[int, int] = (1, 0)  # DLPack's (device type, device id) for host memory: kDLCPU, device 0
 

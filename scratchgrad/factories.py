@@ -4,11 +4,11 @@ import operator
 
 import numpy as np
 
-from scratchgrad import dtypes
 from scratchgrad import random as _random
-from scratchgrad.devices import check_device
-from scratchgrad.errors import ValueRangeError, check_sizes
-from scratchgrad.tensor import Tensor
+from scratchgrad.core import dtypes
+from scratchgrad.core.devices import check_device
+from scratchgrad.core.errors import ValueRangeError, check_sizes
+from scratchgrad.core.tensor import Tensor
 
 
 def generator():

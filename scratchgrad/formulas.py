@@ -9,7 +9,7 @@ import functools
 import inspect
 import re
 
-from scratchgrad.autograd import per_input
+from scratchgrad.core.engine import per_input
 
 
 def rule_formulas(op):

@@ -15,9 +15,10 @@
 """
 import numpy as np
 
-from scratchgrad.autograd import Node, Primitive, grad_mode, no_grad, per_input
-from scratchgrad.errors import GraphError, ShapeError, describe_shape
-from scratchgrad.tensor import Tensor
+from scratchgrad.core.engine import Node, Primitive, per_input
+from scratchgrad.core.errors import GraphError, ShapeError, describe_shape
+from scratchgrad.core.gradmode import grad_mode, no_grad
+from scratchgrad.core.tensor import Tensor
 
 
 class FunctionCtx:

@@ -4,10 +4,11 @@ from typing import Any
 
 import numpy as np
 
-from scratchgrad import dtypes
-from scratchgrad.autograd import grad, no_grad
-from scratchgrad.errors import GradcheckError
-from scratchgrad.tensor import Tensor
+from scratchgrad.core import dtypes
+from scratchgrad.core.engine import grad
+from scratchgrad.core.errors import GradcheckError
+from scratchgrad.core.gradmode import no_grad
+from scratchgrad.core.tensor import Tensor
 
 
 def gradcheck(fn: Callable[..., Any], inputs: Tensor | Sequence[Any], eps: float = 1e-6,

@@ -6,7 +6,7 @@ scratchgrad has no such tensors (they are ordinary tensors that don't require gr
 import functools
 import threading
 
-from scratchgrad.autograd import grad_mode
+from scratchgrad.core.gradmode import grad_mode
 
 
 class _InferenceState(threading.local):

@@ -4,7 +4,7 @@ Read a row as "op = forward, then the gradient for each input". In a rule,
 `g` is the gradient arriving at the op's output, `ans` the output, `x`, `y`
 the inputs; each rule returns that input's gradient. Rules return the
 gradient in the output's shape: the engine sums broadcast dimensions away
-and casts to the input's dtype (autograd.fit_gradient), so no rule does.
+and casts to the input's dtype (core/engine.py's fit_gradient), so no rule does.
 
 The same rule runs on NumPy arrays (ordinary backward) and on Tensors
 (create_graph=True: `np.cos(x)` on a Tensor dispatches to scratchgrad's cos),
@@ -17,9 +17,9 @@ import string
 
 import numpy as np
 
-from scratchgrad.autograd import Primitive, call, per_input
-from scratchgrad.errors import InPlaceError
-from scratchgrad.quiet import quietly
+from scratchgrad.core.engine import Primitive, call, per_input
+from scratchgrad.core.errors import InPlaceError
+from scratchgrad.core.quiet import quietly
 
 # ---------------------------------------------------------------- arithmetic
 
@@ -136,15 +136,30 @@ linear = Primitive("linear", quietly(_linear),
 
 # ---------------------------------------------------------------- elementwise functions
 
-exp = Primitive("exp", np.exp, lambda g, ans, x: g * ans)
-log = Primitive("log", np.log, lambda g, ans, x: g / x)
-sqrt = Primitive("sqrt", np.sqrt, lambda g, ans, x: g / (2 * ans))
+# The float functions: each row is also sg.<name>, Tensor.<name> and, in place, Tensor.<name>_,
+# with int and bool inputs computed in float32 as in PyTorch (ops/elementwise.py and
+# ops/inplace.py make them from this list). Adding one is its row here plus its test row.
+float_functions = []
+
+
+def float_function(name, doc, forward, rule):
+    """A one-input float primitive, listed in float_functions; doc is its public docstring."""
+    op = Primitive(name, forward, rule)
+    op.doc = doc
+    float_functions.append(op)
+    return op
+
+
+exp = float_function("exp", "e^x", np.exp, lambda g, ans, x: g * ans)
+log = float_function("log", "natural logarithm", np.log, lambda g, ans, x: g / x)
+sqrt = float_function("sqrt", "square root", np.sqrt, lambda g, ans, x: g / (2 * ans))
 abs = Primitive("abs", np.abs, lambda g, ans, x: g * np.sign(x))
-sin = Primitive("sin", np.sin, lambda g, ans, x: g * np.cos(x))
-cos = Primitive("cos", np.cos, lambda g, ans, x: -g * np.sin(x))
+sin = float_function("sin", "sine", np.sin, lambda g, ans, x: g * np.cos(x))
+cos = float_function("cos", "cosine", np.cos, lambda g, ans, x: -g * np.sin(x))
 # g·(1 − ans²) and g·ans·(1 − ans), expanded: NumPy is twice as slow with a Python number
 # operand (1 - ...) as with arrays only, and these two rules are hot in small networks.
-tanh = Primitive("tanh", np.tanh, lambda g, ans, x: g - g * ans * ans)
+tanh = float_function("tanh", "hyperbolic tangent", np.tanh,
+                      lambda g, ans, x: g - g * ans * ans)
 relu = Primitive("relu", lambda x: np.maximum(x, 0), lambda g, ans, x: g * (ans > 0))
 
 
@@ -153,7 +168,8 @@ def _sigmoid(x):
     return np.exp(-np.logaddexp(0, -x))
 
 
-sigmoid = Primitive("sigmoid", _sigmoid, lambda g, ans, x: g * (ans - ans * ans))
+sigmoid = float_function("sigmoid", "1 / (1 + e^-x)", _sigmoid,
+                         lambda g, ans, x: g * (ans - ans * ans))
 # softplus = log(1 + e^x); its derivative e^x / (1 + e^x) equals exp(x - ans), which can't overflow.
 softplus = Primitive("softplus", lambda x: np.logaddexp(0, x), lambda g, ans, x: g * np.exp(x - ans))
 
@@ -214,8 +230,9 @@ binary_cross_entropy = Primitive("binary_cross_entropy", quietly(_bce),
                                  _bce_grad_target)
 
 _erf_scalar = np.vectorize(math.erf, otypes=[np.float64])
-erf = Primitive("erf", lambda x: _erf_scalar(x).astype(x.dtype),
-                lambda g, ans, x: g * (2 / math.sqrt(math.pi)) * np.exp(-x * x))
+erf = float_function("erf", "the error function, 2/sqrt(pi) ∫_0^x e^(-t²) dt",
+                     lambda x: _erf_scalar(x).astype(x.dtype),
+                     lambda g, ans, x: g * (2 / math.sqrt(math.pi)) * np.exp(-x * x))
 
 _erfc_scalar = np.vectorize(math.erfc, otypes=[np.float64])
 # erfc(z) = t·exp(-z² + P(t)), t = 1 / (1 + z/2), z ≥ 0: a Chebyshev fit with relative error
@@ -240,7 +257,8 @@ def _erfc(x):
 
 
 # 1 - erf(x), without the cancellation that 1 - erf has where erf is near 1 (GELU's tail).
-erfc = Primitive("erfc", _erfc, lambda g, ans, x: g * (-2 / math.sqrt(math.pi)) * np.exp(-x * x))
+erfc = float_function("erfc", "1 - erf(x), accurate where erf(x) is near 1", _erfc,
+                      lambda g, ans, x: g * (-2 / math.sqrt(math.pi)) * np.exp(-x * x))
 # A dtype change passes the gradient through; the engine casts it back to the input's dtype.
 cast = Primitive("cast", quietly(lambda x, dtype: x.astype(dtype)), lambda g, ans, x, dtype: g, saves=False)
 copy = Primitive("copy", np.copy, lambda g, ans, x: g, saves=False)
@@ -411,10 +429,14 @@ copy_slices = Primitive("copy_slices", _view_put,
 
 # ---------------------------------------------------------------- more elementwise functions
 
-log10 = Primitive("log10", np.log10, lambda g, ans, x: g / (x * math.log(10)))
-log2 = Primitive("log2", np.log2, lambda g, ans, x: g / (x * math.log(2)))
-log1p = Primitive("log1p", np.log1p, lambda g, ans, x: g / (1 + x))
-expm1 = Primitive("expm1", np.expm1, lambda g, ans, x: g * (ans + 1))
+log10 = float_function("log10", "logarithm to base 10", np.log10,
+                       lambda g, ans, x: g / (x * math.log(10)))
+log2 = float_function("log2", "logarithm to base 2", np.log2,
+                      lambda g, ans, x: g / (x * math.log(2)))
+log1p = float_function("log1p", "log(1 + x), exact for small x", np.log1p,
+                       lambda g, ans, x: g / (1 + x))
+expm1 = float_function("expm1", "e^x - 1, exact for small x", np.expm1,
+                       lambda g, ans, x: g * (ans + 1))
 
 
 def _piecewise_constant(g, ans, *args, **params):
@@ -582,7 +604,7 @@ def memoized(vjp):
             memo.g = memo.grads = None
         return grad
     rule.__doc__ = vjp.__doc__
-    rule.vjp = vjp  # what the rule reads is what vjp reads (autograd.per_input_reads)
+    rule.vjp = vjp  # what the rule reads is what vjp reads (core/engine.py's per_input_reads)
     return per_input(rule)
 
 

@@ -13,17 +13,17 @@ import secrets
 
 import numpy as np
 
-from scratchgrad import dtypes
-from scratchgrad.devices import check_device, cpu
-from scratchgrad.errors import (
+from scratchgrad.core import dtypes
+from scratchgrad.core.devices import check_device, cpu
+from scratchgrad.core.errors import (
     DTypeError,
     ShapeError,
     ValueRangeError,
     check_sizes,
     describe_shape,
 )
-from scratchgrad.ops import as_tensor
-from scratchgrad.tensor import Tensor
+from scratchgrad.core.tensor import Tensor
+from scratchgrad.ops.elementwise import as_tensor
 
 # The seed a new torch.Generator() starts from, so a fresh Generator is repeatable there too.
 DEFAULT_SEED = 67280421310721

@@ -17,7 +17,7 @@ they also run on Tensors, recording a graph (create_graph=True).
 """
 import numpy as np
 
-from scratchgrad.autograd import Primitive
+from scratchgrad.core.engine import Primitive
 from scratchgrad.primitives import memoized
 
 

@@ -16,8 +16,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from scratchgrad.errors import SerializationError
-from scratchgrad.tensor import Tensor
+from scratchgrad.core.errors import SerializationError
+from scratchgrad.core.tensor import Tensor
 
 # safetensors dtype names, and the little-endian NumPy dtype each stores.
 DTYPES = {

@@ -72,3 +72,11 @@ class Cube(sg.Function):
 # (tests/conftest.py), since tests never download.
 needs_corpora = pytest.mark.skipif("SCRATCHGRAD_DATA" not in os.environ,
                                    reason="no local copy of the text corpora (../shared/data)")
+
+
+def every_primitive():
+    """Every primitive of the library: the rows of the rules tables (not sg.Function's)."""
+    from scratchgrad import convolution, primitives, recurrence
+    from scratchgrad.core.engine import Primitive
+    return [value for module in (primitives, convolution, recurrence)
+            for value in vars(module).values() if isinstance(value, Primitive)]

@@ -11,7 +11,7 @@ import pytest
 
 import scratchgrad as sg
 from scratchgrad import serialization
-from scratchgrad.errors import SerializationError
+from scratchgrad.core.errors import SerializationError
 
 DTYPES = ["float32", "float64", "float16", "int64", "int32", "int16", "int8", "uint8", "bool"]
 

@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 
 import scratchgrad as sg
-from scratchgrad import autograd, primitives
+from scratchgrad import primitives
+from scratchgrad.core import hooks
 from scratchgrad.formulas import rule_formula, rule_formulas
-from tests.helpers import Cube, Square, leaf
+from scratchgrad.viz import keeping
+from tests.helpers import Cube, Square, every_primitive, leaf
 
 HAS_DOT = shutil.which("dot") is not None
 
@@ -110,17 +112,17 @@ def test_plain_backward_keeps_no_gradients_and_says_how():
     text = sg.viz.format(y)
     assert "with sg.viz.keep_gradients():" in text and "grad" not in text.splitlines()[-1]
     assert x.grad is not None
-    assert y.grad_fn not in autograd.kept_gradients
+    assert y.grad_fn not in keeping.kept_gradients
 
 
 def test_keep_gradients_is_per_call_and_restores():
-    assert not autograd.keeping.gradients
+    assert not keeping.is_on()
     with sg.viz.keep_gradients():
-        assert autograd.keeping.gradients
+        assert keeping.is_on()
         with sg.viz.keep_gradients(False):
-            assert not autograd.keeping.gradients
-        assert autograd.keeping.gradients
-    assert not autograd.keeping.gradients
+            assert not keeping.is_on()
+        assert keeping.is_on()
+    assert not keeping.is_on()
 
 
 # ---------------------------------------------------------------- DOT and pictures
@@ -245,7 +247,7 @@ def test_trace_only_inside_the_block(capsys):
         pass
     z.backward()
     assert capsys.readouterr().out == ""
-    assert autograd.backward_watchers == []
+    assert not any(isinstance(w, sg.viz.trace) for w, _ in hooks.backward_watchers)
 
 
 def test_trace_through_create_graph_and_sg_grad():
@@ -267,9 +269,7 @@ def test_formulas_come_from_the_rules():
 
 
 def test_every_primitive_has_a_readable_formula():
-    for op in autograd.every_primitive:
-        if op.plain_forward is None:  # sg.Function nodes: the user's backward, not a formula
-            continue
+    for op in every_primitive():
         for text in rule_formulas(op):
             assert "no docstring" not in text and "lambda" not in text, (op.name, text)
 
@@ -290,7 +290,7 @@ def test_kept_gradients_go_with_their_graph():
     (g,) = sg.grad(y, x, create_graph=True)   # gradients that have graphs of their own
     g.sum().backward()
     root = weakref.ref(y.grad_fn)
-    assert root() in autograd.kept_gradients
+    assert root() in keeping.kept_gradients
     del y, g
     gc.collect()
     assert root() is None  # nothing kept for sg.viz holds the graph alive

@@ -6,7 +6,7 @@ import pytest
 
 import scratchgrad as sg
 import scratchgrad.nn.functional as F
-from scratchgrad import growth
+from scratchgrad.debug import growth
 
 
 @pytest.fixture(autouse=True)

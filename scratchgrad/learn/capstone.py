@@ -28,7 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 
 import scratchgrad as sg
-from scratchgrad.errors import describe_shape
+from scratchgrad.core.engine import sum_to
+from scratchgrad.core.errors import describe_shape
 
 N, HIDDEN, CLASSES, PIXELS = 32, 16, 10, 64
 EPS = 1e-5
@@ -257,7 +258,7 @@ def _shape_diagnosis(name, got, expected):
                 "or one that shouldn't?")
     if _broadcastable(expected.shape, got.shape):
         axes = _extra_axes(expected.shape, got.shape)
-        summed = sg.autograd.sum_to(got, expected.shape)
+        summed = sum_to(got, expected.shape)
         detail = (" (summed over them, yours would be right)" if _close(summed, expected) else "")
         return (f"a missing sum: yours has shape {have} but {name} has shape {want}. {name} was "
                 f"broadcast along axis {axes} in the forward, used once per position there, and "

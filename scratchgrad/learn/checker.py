@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import scratchgrad as sg
-from scratchgrad.errors import describe_shape
+from scratchgrad.core.errors import describe_shape
 from scratchgrad.learn.capstone import Capstone, DataUnavailable
 from scratchgrad.learn.ladder import sample_inputs
 

@@ -189,5 +189,5 @@ def _solution(args, today, say):
         say(f"    {line}")
     if exercise.name in ("broadcast_add", "batched_matmul", "rnn_step"):
         say("  and the engine sums broadcast dimensions away in one place: "
-            "autograd.fit_gradient / sum_to")
+            "core/engine.py: fit_gradient / sum_to")
     return 0

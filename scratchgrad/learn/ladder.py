@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from scratchgrad import primitives as P
-from scratchgrad.autograd import sum_to
+from scratchgrad.core.engine import sum_to
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """nn.MultiheadAttention, with PyTorch's arguments, parameter names, masks and outputs."""
 
-from scratchgrad import dtypes
-from scratchgrad.errors import ShapeError, ValueRangeError, describe_shape
+from scratchgrad.core import dtypes
+from scratchgrad.core.errors import ShapeError, ValueRangeError, describe_shape
 from scratchgrad.nn import functional as F
 from scratchgrad.nn import init
 from scratchgrad.nn.layers import Linear

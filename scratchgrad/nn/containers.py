@@ -1,8 +1,8 @@
 """Containers that register what they hold: ModuleDict, ParameterList, ParameterDict."""
 from collections.abc import Mapping
 
+from scratchgrad.core.tensor import Tensor
 from scratchgrad.nn.module import Module, Parameter
-from scratchgrad.tensor import Tensor
 
 
 def _pairs(name, values):

@@ -1,7 +1,8 @@
 """Convolution and pooling layers (PyTorch's nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)."""
 import math
 
-from scratchgrad import dtypes, factories
+from scratchgrad import factories
+from scratchgrad.core import dtypes
 from scratchgrad.nn import functional as F
 from scratchgrad.nn import init
 from scratchgrad.nn.layers import check_sizes

@@ -8,28 +8,23 @@ import warnings
 import numpy as np
 
 from scratchgrad import convolution as C
-from scratchgrad import dtypes, factories, ops
+from scratchgrad import factories, ops
 from scratchgrad import primitives as P
-from scratchgrad.autograd import apply, no_grad
-from scratchgrad.errors import (
+from scratchgrad.core import dtypes
+from scratchgrad.core.engine import apply
+from scratchgrad.core.errors import (
     DTypeError,
     ShapeError,
     ValueRangeError,
     describe_shape,
     user_stacklevel,
 )
-from scratchgrad.ops import (
-    as_tensor,
-    elementwise_function,
-    gelu,
-    one_hot,
-    sigmoid,
-    softplus,
-    tanh,
-    where,
-)
+from scratchgrad.core.gradmode import no_grad
+from scratchgrad.core.tensor import Tensor
+from scratchgrad.ops import as_tensor, gelu, sigmoid, softplus, tanh, where
 from scratchgrad.ops import inplace as inplace_ops
-from scratchgrad.tensor import Tensor
+from scratchgrad.ops.elementwise import elementwise_function
+from scratchgrad.ops.selection import one_hot
 
 __all__ = [
     "avg_pool2d", "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits",

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from scratchgrad import factories
-from scratchgrad.errors import ShapeError, describe_shape, user_stacklevel
-from scratchgrad.tensor import Tensor
+from scratchgrad.core.errors import ShapeError, describe_shape, user_stacklevel
+from scratchgrad.core.tensor import Tensor
 
 
 def _fill(tensor: Tensor, values: Any) -> Tensor:

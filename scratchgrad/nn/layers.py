@@ -3,7 +3,7 @@ import math
 from collections import OrderedDict
 
 from scratchgrad import factories
-from scratchgrad.errors import ArgumentError, ValueRangeError
+from scratchgrad.core.errors import ArgumentError, ValueRangeError
 from scratchgrad.nn import functional as F
 from scratchgrad.nn import init
 from scratchgrad.nn.module import Module, Parameter, new_parameter

@@ -3,10 +3,10 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
-from scratchgrad import dtypes, versions
-from scratchgrad.autograd import no_grad
-from scratchgrad.errors import describe_shape
-from scratchgrad.tensor import Tensor
+from scratchgrad.core import dtypes, versions
+from scratchgrad.core.errors import describe_shape
+from scratchgrad.core.gradmode import no_grad
+from scratchgrad.core.tensor import Tensor
 
 
 class Parameter(Tensor):

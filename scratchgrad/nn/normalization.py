@@ -1,6 +1,7 @@
 """Batch normalisation layers (PyTorch's nn.BatchNorm1d and nn.BatchNorm2d)."""
-from scratchgrad import dtypes, factories
-from scratchgrad.errors import ShapeError, describe_shape
+from scratchgrad import factories
+from scratchgrad.core import dtypes
+from scratchgrad.core.errors import ShapeError, describe_shape
 from scratchgrad.nn import functional as F
 from scratchgrad.nn.layers import check_sizes
 from scratchgrad.nn.module import Module, Parameter

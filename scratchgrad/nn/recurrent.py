@@ -11,14 +11,19 @@ import warnings
 import numpy as np
 
 from scratchgrad import recurrence as R
-from scratchgrad.autograd import apply
-from scratchgrad.errors import DTypeError, ShapeError, ValueRangeError, describe_shape
+from scratchgrad.core.engine import apply
+from scratchgrad.core.errors import (
+    DTypeError,
+    ShapeError,
+    ValueRangeError,
+    describe_shape,
+)
+from scratchgrad.core.tensor import Tensor
 from scratchgrad.nn import functional as F
 from scratchgrad.nn import init
 from scratchgrad.nn.module import Module, check_device, new_parameter
 from scratchgrad.ops import as_tensor, cat, relu, stack, tanh
 from scratchgrad.primitives import Memo
-from scratchgrad.tensor import Tensor
 
 # How many gate blocks each mode's weights stack, in PyTorch's order.
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4}

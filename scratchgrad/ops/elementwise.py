@@ -9,30 +9,21 @@ import math
 
 import numpy as np
 
-from scratchgrad import dtypes
 from scratchgrad import primitives as P
-from scratchgrad.autograd import (
-    NO_PARAMS,
-    Node,
-    apply,
-    follow_forward,
-    grad_mode,
-    next_seq,
-    record,
-)
-from scratchgrad.devices import check_device
-from scratchgrad.errors import (
+from scratchgrad.core import dtypes
+from scratchgrad.core.devices import check_device
+from scratchgrad.core.engine import apply, record
+from scratchgrad.core.errors import (
     DTypeError,
     ShapeError,
     ValueRangeError,
     broadcast_error,
     describe_shape,
 )
-from scratchgrad.quiet import silenced
-from scratchgrad.tensor import Tensor
+from scratchgrad.core.quiet import silenced
+from scratchgrad.core.tensor import Tensor
 
 _PYTHON_NUMBERS = (bool, int, float)
-_new = object.__new__
 
 
 def as_tensor(x, dtype=None, device=None):
@@ -119,7 +110,7 @@ def elementwise_function(op, doc, refuse=None):
 
     refuse(a, b), if given, names operand dtypes PyTorch won't take (e.g. bools for sub).
     """
-    forward = op.forward  # a local name: faster than op.forward; debugging modes swap it
+    forward = op.forward  # a local name: faster than op.forward
 
     def elementwise(a, b):
         # The two commonest cases first, inline (the hot path of every small network):
@@ -134,37 +125,19 @@ def elementwise_function(op, doc, refuse=None):
             ad, bd = _operands(a, b)
         if refuse is not None and refuse(a, b):
             raise _dtype_clash(op.name, ad, bd)
-        # What record() does, inlined: this is the hottest path of a small network's forward.
-        out = _new(Tensor)
         try:
-            out._data = forward(ad, bd)
+            out = forward(ad, bd)
         except ValueError as exc:
             raise _shape_clash(op.name, exc, np.shape(ad), np.shape(bd)) from None
         except TypeError:  # NumPy refuses e.g. bool - bool
             raise _dtype_clash(op.name, ad, bd) from None
-        except RuntimeWarning:  # inf or nan, with warnings made errors: see scratchgrad/quiet.py
+        except RuntimeWarning:  # inf or nan, with warnings made errors: see core/quiet.py
             with silenced():
-                out._data = forward(ad, bd)
-        out._grad = None
-        out._storage = out._view = None
-        if grad_mode.enabled and ((isinstance(a, Tensor) and a.requires_grad)
-                                  or (isinstance(b, Tensor) and b.requires_grad)):
-            node = _new(Node)
-            node.op = op
-            node.inputs = (a, b)
-            node.args = (ad, bd)
-            node.params = NO_PARAMS
-            node.seq = next_seq()
-            out.requires_grad = True
-            out.grad_fn = node
-        else:
-            out.requires_grad = False
-            out.grad_fn = None
-        return out
+                out = forward(ad, bd)
+        return record(op, out, (a, b), (ad, bd))
 
     elementwise.__name__ = elementwise.__qualname__ = op.name
     elementwise.__doc__ = doc
-    follow_forward(op, elementwise)
     return elementwise
 
 
@@ -269,7 +242,7 @@ def _matmul_error(sa, sb):
 def _float_function(op, doc):
     """Make the public function of a float-valued primitive (exp, tanh, ...): bool and int
     inputs become float32 first, as in PyTorch."""
-    forward = op.forward  # as in elementwise_function
+    forward = op.forward  # a local name: faster than op.forward
 
     def float_function(x):
         if not isinstance(x, Tensor):
@@ -279,30 +252,19 @@ def _float_function(op, doc):
             xd = xd.astype(dtypes.default_float)
         try:
             out = forward(xd)
-        except RuntimeWarning:  # inf or nan, with warnings made errors: see scratchgrad/quiet.py
+        except RuntimeWarning:  # inf or nan, with warnings made errors: see core/quiet.py
             with silenced():
                 out = forward(xd)
         return record(op, out, (x,), (xd,))
 
     float_function.__name__ = float_function.__qualname__ = op.name
     float_function.__doc__ = doc
-    follow_forward(op, float_function)
     return float_function
 
 
-exp = _float_function(P.exp, "e^x")
-log = _float_function(P.log, "natural logarithm")
-sqrt = _float_function(P.sqrt, "square root")
-sin = _float_function(P.sin, "sine")
-cos = _float_function(P.cos, "cosine")
-tanh = _float_function(P.tanh, "hyperbolic tangent")
-sigmoid = _float_function(P.sigmoid, "1 / (1 + e^-x)")
-erf = _float_function(P.erf, "the error function, 2/sqrt(pi) ∫_0^x e^(-t²) dt")
-erfc = _float_function(P.erfc, "1 - erf(x), accurate where erf(x) is near 1")
-log10 = _float_function(P.log10, "logarithm to base 10")
-log2 = _float_function(P.log2, "logarithm to base 2")
-log1p = _float_function(P.log1p, "log(1 + x), exact for small x")
-expm1 = _float_function(P.expm1, "e^x - 1, exact for small x")
+# exp, log, tanh, ...: one public function per row of primitives.float_functions.
+float_functions = {op.name: _float_function(op, op.doc) for op in P.float_functions}
+globals().update(float_functions)
 _softplus = _float_function(P.softplus, "log(1 + e^x)")
 
 
@@ -337,10 +299,10 @@ def gelu(x, approximate="none"):
     x = as_tensor(x)
     if approximate == "tanh":
         inner = math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)
-        return 0.5 * x * (1 + tanh(inner))
+        return 0.5 * x * (1 + float_functions["tanh"](inner))
     if approximate != "none":
         raise ValueRangeError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return 0.5 * x * erfc(x * (-1 / math.sqrt(2)))  # Φ(x) = erfc(-x/√2)/2: exact in the tail
+    return 0.5 * x * float_functions["erfc"](x * (-1 / math.sqrt(2)))  # Φ(x) = erfc(-x/√2)/2: exact in the tail
 
 
 def softplus(x, beta=1.0, threshold=20.0):
@@ -480,3 +442,11 @@ def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
 def is_tensor(obj):
     """True for a scratchgrad Tensor (or a subclass, such as Parameter)."""
     return isinstance(obj, Tensor)
+
+
+# The public ops of this module: sg.<name>, and Tensor methods (see ops/__init__.py).
+__all__ = ["abs", "add", "allclose", "as_tensor", "cast", "clamp", "clip", "clone", "div", "eq", "ge",
+           "gelu", "gt", "is_tensor", "isfinite", "isnan", "le", "leaky_relu", "logical_and",
+           "logical_not", "logical_or", "lt", "matmul", "maximum", "minimum", "mul", "ne", "neg",
+           "pow", "relu", "softplus", "sub", "where"]
+__all__.extend(float_functions)  # exp, log, tanh, ...

@@ -18,19 +18,21 @@ import weakref
 import numpy as np
 
 from scratchgrad import primitives as P
-from scratchgrad import random, versions
-from scratchgrad.autograd import apply, grad_mode, no_grad
-from scratchgrad.errors import (
+from scratchgrad import random
+from scratchgrad.core import versions
+from scratchgrad.core.engine import apply
+from scratchgrad.core.errors import (
     DTypeError,
     InPlaceError,
     ShapeError,
     broadcast_error,
     describe_shape,
 )
-from scratchgrad.growth import check_accumulation
+from scratchgrad.core.gradmode import grad_mode, no_grad
+from scratchgrad.core.tensor import Tensor
+from scratchgrad.debug.growth import check_accumulation
 from scratchgrad.ops import elementwise as ops
 from scratchgrad.ops import rounding
-from scratchgrad.tensor import Tensor
 
 # ---------------------------------------------------------------- views
 
@@ -352,15 +354,14 @@ def _unary(name, op):
     return method
 
 
-# Tensor methods: name -> function (tensor.py installs them).
+# Tensor methods: name -> function (ops/__init__.py installs them).
 methods = {
     "add_": add_, "sub_": sub_, "mul_": mul_, "div_": div_, "pow_": pow_,
     "addcmul_": addcmul_, "addcdiv_": addcdiv_, "lerp_": lerp_,
     "clamp_": clamp_, "clip_": clamp_, "masked_fill_": masked_fill_,
     "fill_": fill_, "zero_": zero_, "copy_": copy_, "uniform_": uniform_, "normal_": normal_,
 }
-for _name in ("neg", "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu",
-              "log1p", "expm1", "log2", "log10"):
+for _name in ("neg", "abs", "relu", *ops.float_functions):
     methods[_name + "_"] = _unary(_name + "_", getattr(ops, _name))
 for _name in ("floor", "ceil", "round", "trunc"):
     if hasattr(rounding, _name):

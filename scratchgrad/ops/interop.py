@@ -8,7 +8,8 @@ import inspect
 
 import numpy as np
 
-from scratchgrad.autograd import grad_mode
+from scratchgrad.core.gradmode import grad_mode
+from scratchgrad.core.tensor import Tensor
 from scratchgrad.ops.elementwise import (
     abs,
     add,
@@ -47,7 +48,6 @@ from scratchgrad.ops.shapes import (
     stack,
     transpose,
 )
-from scratchgrad.tensor import Tensor
 
 _UFUNCS = {
     np.add: add, np.subtract: sub, np.multiply: mul, np.true_divide: div, np.power: pow,

@@ -10,19 +10,19 @@ import string
 
 import numpy as np
 
-from scratchgrad import dtypes
 from scratchgrad import primitives as P
-from scratchgrad.autograd import apply
-from scratchgrad.errors import (
+from scratchgrad.core import dtypes
+from scratchgrad.core.engine import apply
+from scratchgrad.core.errors import (
     DTypeError,
     ShapeError,
     ValueRangeError,
     describe_shape,
     normalize_axis,
 )
+from scratchgrad.core.tensor import Tensor
 from scratchgrad.ops.elementwise import as_tensor, cast, clone
 from scratchgrad.ops.shapes import _shape_args, broadcast_to, cat, index, reshape, split
-from scratchgrad.tensor import Tensor
 
 
 def _ints(name, what, value):
@@ -221,3 +221,7 @@ def histc(input, bins=100, min=0, max=0):
         position = ((inside - lo) * scalar(bins) / (hi - lo)).astype(np.int64)
     np.clip(position, 0, bins - 1, out=position)
     return Tensor._wrap(np.bincount(position, minlength=bins).astype(x.dtype))
+
+
+# The public ops of this module: sg.<name>, and Tensor methods (see ops/__init__.py).
+__all__ = ["chunk", "cumsum", "einsum", "flip", "histc", "roll"]

@@ -7,10 +7,10 @@ import warnings
 
 import numpy as np
 
-from scratchgrad import dtypes
 from scratchgrad import primitives as P
-from scratchgrad.autograd import apply
-from scratchgrad.errors import (
+from scratchgrad.core import dtypes
+from scratchgrad.core.engine import apply
+from scratchgrad.core.errors import (
     DTypeError,
     ShapeError,
     describe_shape,
@@ -18,6 +18,8 @@ from scratchgrad.errors import (
     normalize_axis,
     user_stacklevel,
 )
+from scratchgrad.core.quiet import silenced
+from scratchgrad.core.tensor import Tensor
 from scratchgrad.ops.elementwise import (
     _dtype_clash,
     _numeric,
@@ -31,8 +33,6 @@ from scratchgrad.ops.elementwise import (
     sqrt,
     where,
 )
-from scratchgrad.quiet import silenced
-from scratchgrad.tensor import Tensor
 
 # ---------------------------------------------------------------- reductions
 
@@ -269,3 +269,8 @@ def all(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     x = as_tensor(x)
     axes, keepdims = _reduction_axes("all", x, axis, keepdims, dim, keepdim)
     return Tensor._wrap(np.all(_raw(x), axis=axes, keepdims=keepdims))
+
+
+# The public ops of this module: sg.<name>, and Tensor methods (see ops/__init__.py).
+__all__ = ["all", "amax", "amin", "any", "argmax", "argmin", "log_softmax", "logsumexp", "max",
+           "mean", "min", "prod", "softmax", "std", "sum", "var"]

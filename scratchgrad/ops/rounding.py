@@ -5,17 +5,17 @@ convention, except that PyTorch raises at a backward through //); x % y = x - fl
 """
 import numpy as np
 
-from scratchgrad import dtypes
 from scratchgrad import primitives as P
-from scratchgrad.autograd import apply
-from scratchgrad.errors import DTypeError, ValueRangeError
+from scratchgrad.core import dtypes
+from scratchgrad.core.engine import apply
+from scratchgrad.core.errors import DTypeError, ValueRangeError
+from scratchgrad.core.tensor import Tensor
 from scratchgrad.ops.elementwise import (
     _dtype_clash,
     _is_bool,
     as_tensor,
     elementwise_function,
 )
-from scratchgrad.tensor import Tensor
 
 
 def _rounding(op, x, **params):
@@ -85,3 +85,7 @@ def remainder(a, b):
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = as_tensor(a)
     return _no_integer_zero("remainder", _remainder(a, b), b)
+
+
+# The public ops of this module: sg.<name>, and Tensor methods (see ops/__init__.py).
+__all__ = ["ceil", "floor", "floor_divide", "remainder", "round", "sign"]

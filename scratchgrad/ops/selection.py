@@ -8,10 +8,10 @@ from collections import namedtuple
 
 import numpy as np
 
-from scratchgrad import dtypes
 from scratchgrad import primitives as P
-from scratchgrad.autograd import apply
-from scratchgrad.errors import (
+from scratchgrad.core import dtypes
+from scratchgrad.core.engine import apply
+from scratchgrad.core.errors import (
     DTypeError,
     IndexRangeError,
     ShapeError,
@@ -20,10 +20,10 @@ from scratchgrad.errors import (
     describe_shape,
     normalize_axis,
 )
+from scratchgrad.core.tensor import Tensor
 from scratchgrad.ops import shapes
 from scratchgrad.ops.elementwise import as_tensor, cast, where
 from scratchgrad.ops.shapes import reshape
-from scratchgrad.tensor import Tensor
 
 # What sort and topk return, as torch.return_types: a tuple with .values and .indices.
 SortResult = namedtuple("sort", ["values", "indices"])
@@ -232,3 +232,8 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     order = _order(x, dim, descending=largest)
     order = order[(slice(None),) * dim + (slice(0, k),)]
     return TopkResult(gather(x, dim, order), Tensor._wrap(order))
+
+
+# The public ops of this module: sg.<name>, and Tensor methods (see ops/__init__.py).
+__all__ = ["argsort", "gather", "index_select", "masked_fill", "scatter_add", "sort", "topk", "tril",
+           "triu"]

@@ -7,8 +7,8 @@ import operator
 import numpy as np
 
 from scratchgrad import primitives as P
-from scratchgrad.autograd import apply
-from scratchgrad.errors import (
+from scratchgrad.core.engine import apply
+from scratchgrad.core.errors import (
     AxisError,
     AxisListError,
     ShapeError,
@@ -18,9 +18,9 @@ from scratchgrad.errors import (
     normalize_axes,
     normalize_axis,
 )
+from scratchgrad.core.tensor import Tensor
 from scratchgrad.ops import inplace
 from scratchgrad.ops.elementwise import _promoted, as_tensor
-from scratchgrad.tensor import Tensor
 
 # ---------------------------------------------------------------- shapes
 
@@ -270,3 +270,8 @@ def pad(x, pad, mode="constant", value=0):
         x = index(x, crop)
         widths = [(builtins.max(b, 0), builtins.max(a, 0)) for b, a in widths]
     return apply(P.pad, (x,), (x._data,), {"widths": tuple(widths), "value": value})
+
+
+# The public ops of this module: sg.<name>, and Tensor methods (see ops/__init__.py).
+__all__ = ["broadcast_to", "cat", "concatenate", "expand", "flatten", "pad", "permute", "reshape",
+           "split", "squeeze", "stack", "transpose", "unsqueeze", "view"]

@@ -11,9 +11,10 @@ from collections import defaultdict
 
 import numpy as np
 
-from scratchgrad import autograd, dtypes
-from scratchgrad.errors import user_stacklevel
-from scratchgrad.tensor import Tensor
+from scratchgrad.core import dtypes
+from scratchgrad.core.errors import user_stacklevel
+from scratchgrad.core.gradmode import enable_grad
+from scratchgrad.core.tensor import Tensor, retaining_grad
 
 __all__ = ["SGD", "Adam", "AdamW", "Optimizer"]
 
@@ -79,7 +80,7 @@ class Optimizer:
             if not isinstance(p, Tensor):
                 raise TypeError(f"{self._name}: can only optimise Tensors, but one of the "
                                 f"parameters is a {type(p).__name__}")
-            if p.grad_fn is not None and id(p) not in autograd.retaining_grad:
+            if p.grad_fn is not None and id(p) not in retaining_grad:
                 raise ValueError(f"{self._name}: can't optimise a non-leaf Tensor")
         for name, default in self.defaults.items():
             param_group.setdefault(name, default)
@@ -125,7 +126,7 @@ class Optimizer:
     def _evaluate(closure):
         if closure is None:
             return None
-        with autograd.enable_grad():
+        with enable_grad():
             return closure()
 
     # ------------------------------------------------------------ state dicts

@@ -11,8 +11,8 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from scratchgrad.errors import describe_shape
-from scratchgrad.tensor import Tensor
+from scratchgrad.core.errors import describe_shape
+from scratchgrad.core.tensor import Tensor
 from scratchgrad.viz.graph import (
     SHOW_VALUES_UP_TO,
     describe,

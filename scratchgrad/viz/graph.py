@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scratchgrad.autograd import graph_in_reverse_order, kept_gradient, summed_notes
-from scratchgrad.errors import describe_shape
-from scratchgrad.sites import site_of
-from scratchgrad.tensor import Tensor
+from scratchgrad.core.engine import graph_in_reverse_order
+from scratchgrad.core.errors import describe_shape
+from scratchgrad.core.tensor import Tensor
+from scratchgrad.debug.sites import site_of
+from scratchgrad.viz.keeping import kept_gradient, summed_notes
 
 SHOW_VALUES_UP_TO = 6  # the views print the values of tensors with at most this many elements
 

@@ -5,7 +5,7 @@ its graph. Bounded work: a loss at the end of a 3,000-op graph displays as fast 
 import html
 from typing import Any
 
-from scratchgrad.tensor import Tensor
+from scratchgrad.core.tensor import Tensor
 from scratchgrad.viz.graph import describe
 
 BRIEF_OPS = 4  # how many ops, counted back from the tensor, the listing shows

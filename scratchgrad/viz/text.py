@@ -10,8 +10,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from scratchgrad import autograd
-from scratchgrad.tensor import Tensor
+from scratchgrad.core.tensor import Tensor
+from scratchgrad.debug.growth import backward_roots
 from scratchgrad.viz.graph import describe, gradient_text, steps
 
 
@@ -53,7 +53,7 @@ def _header(t: Any, ops: int, leaves: int, listing: list[Any]) -> str:
             f"{'s' if ops != 1 else ''}, {leaves} lea{'ves' if leaves != 1 else 'f'}")
     if any(s.node is not None and s.grad is not None for s in listing):
         text += "; grad = the gradient that reached each tensor in the last backward"
-    elif root.grad_fn is not None and root.grad_fn in autograd.backward_roots:
+    elif root.grad_fn is not None and root.grad_fn in backward_roots:
         text += ("; to see each tensor's gradient, run the backward inside "
                  "`with sg.viz.keep_gradients():` (or sg.viz.trace())")
     return text

@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 
-from scratchgrad.autograd import add_backward_watcher, remove_backward_watcher
+from scratchgrad.core.hooks import add_backward_watcher, remove_backward_watcher
 from scratchgrad.formulas import rule_formula
 from scratchgrad.viz.graph import gradient_text, steps
 from scratchgrad.viz.keeping import keep_gradients
@@ -37,7 +37,7 @@ class trace:
     def _print(self, text):
         print(text, file=self.file or sys.stdout)
 
-    # ---- called by the backward pass (autograd.run_backward)
+    # ---- called by the backward pass (core/engine.py, through core/hooks.py)
     def begin(self, order):
         listing = steps(order)
         self.by_tensor = {id(s.tensor): s for s in listing}

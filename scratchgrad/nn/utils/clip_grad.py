@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from scratchgrad.tensor import Tensor
+from scratchgrad.core.tensor import Tensor
 
 
 def _grads(parameters):

@@ -8,9 +8,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from scratchgrad.errors import ShapeError, describe_shape
+from scratchgrad.core.errors import ShapeError, describe_shape
+from scratchgrad.core.tensor import Tensor
 from scratchgrad.ops import stack
-from scratchgrad.tensor import Tensor
 from scratchgrad.utils.data.dataset import IterableDataset, TensorDataset
 from scratchgrad.utils.data.sampler import (
     BatchSampler,

@@ -4,7 +4,7 @@ import itertools
 import math
 import warnings
 
-from scratchgrad.errors import ShapeError, describe_shape
+from scratchgrad.core.errors import ShapeError, describe_shape
 from scratchgrad.ops import as_tensor
 from scratchgrad.utils.data.sampler import numpy_rng
 

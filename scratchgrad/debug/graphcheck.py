@@ -10,10 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scratchgrad import dtypes
-from scratchgrad.autograd import fit_gradient, graph_in_reverse_order, no_grad
-from scratchgrad.sites import creation_sites
-from scratchgrad.tensor import Tensor
+from scratchgrad.core import dtypes
+from scratchgrad.core.engine import fit_gradient, graph_in_reverse_order
+from scratchgrad.core.gradmode import no_grad
+from scratchgrad.core.tensor import Tensor
+from scratchgrad.debug.sites import creation_sites
 
 
 @dataclass

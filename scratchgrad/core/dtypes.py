@@ -7,7 +7,7 @@ They differ where kinds mix: PyTorch keeps an int tensor times 0.5 in float32
 """
 import numpy as np
 
-from scratchgrad.errors import DTypeError
+from scratchgrad.core.errors import DTypeError
 
 float16 = np.dtype(np.float16)
 float32 = np.dtype(np.float32)

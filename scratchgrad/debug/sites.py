@@ -9,8 +9,8 @@ import contextlib
 import sys
 import weakref
 
-from scratchgrad.errors import user_site
-from scratchgrad.tensor import Tensor
+from scratchgrad.core.errors import user_site
+from scratchgrad.core.tensor import Tensor
 
 # Every site recorded so far (sg.viz prints them); weak, so nodes still die with their graphs.
 known = weakref.WeakKeyDictionary()

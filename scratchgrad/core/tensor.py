@@ -4,12 +4,13 @@ Methods are thin: each forwards to the function of the same name in ops.py,
 where arguments are checked and primitives applied.
 """
 import warnings
+import weakref
 
 import numpy as np
 
-from scratchgrad import autograd, dtypes, versions
-from scratchgrad.devices import check_device, cpu, is_device
-from scratchgrad.errors import (
+from scratchgrad.core import dtypes, versions
+from scratchgrad.core.devices import check_device, cpu
+from scratchgrad.core.errors import (
     AxisError,
     DTypeError,
     GraphError,
@@ -18,8 +19,7 @@ from scratchgrad.errors import (
     describe_shape,
     user_stacklevel,
 )
-from scratchgrad.growth import check_accumulation
-from scratchgrad.quiet import silenced
+from scratchgrad.core.quiet import silenced
 
 
 class Size(int):
@@ -38,6 +38,11 @@ class Size(int):
             raise AxisError(f"size: dimension {dim} is out of range for a tensor of shape "
                             f"{describe_shape(self.shape)} (expected -{ndim} to {ndim - 1})")
         return self.shape[dim]
+
+
+# Non-leaf tensors whose .grad should be kept (Tensor.retain_grad), by id; weak, so they can
+# still die. (Not a WeakSet: that would compare tensors with ==, which is elementwise.)
+retaining_grad = weakref.WeakValueDictionary()
 
 
 class Tensor:
@@ -85,11 +90,7 @@ class Tensor:
                     doc="The number of elements; size() and size(dim) give the shape, as in PyTorch.")
     is_leaf = property(lambda self: self.grad_fn is None,
                        doc="True if no recorded op made this tensor (backward fills its .grad).")
-    T = property(lambda self: ops.permute(self, tuple(range(self.ndim - 1, -1, -1))),
-                 doc="The tensor with its dimensions reversed.")
-    mT = property(lambda self: ops.transpose(self, -2, -1),
-                  doc="The last two dimensions swapped (a batch of matrices, transposed).")
-
+    
     @property
     def data(self):
         """The same memory as a tensor outside the graph (no grad, its own version counter):
@@ -107,7 +108,7 @@ class Tensor:
     def grad(self):
         """The gradient backward accumulated here (leaves, and tensors that retain_grad())."""
         grad = self._grad
-        if grad is None and self.grad_fn is not None and id(self) not in autograd.retaining_grad:
+        if grad is None and self.grad_fn is not None and id(self) not in retaining_grad:
             warnings.warn(
                 "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its "
                 ".grad attribute won't be populated during backward(). If you indeed want the "
@@ -157,10 +158,6 @@ class Tensor:
         """Whether the elements lie in row-major order in memory."""
         return not isinstance(self._data, np.ndarray) or self._data.flags.c_contiguous
 
-    def contiguous(self, memory_format=None):
-        """self when its elements are already in row-major order, else a row-major copy."""
-        return ops.contiguous(self)
-
     def is_floating_point(self):
         """Whether the dtype is a floating-point one."""
         return self.dtype.kind == "f"
@@ -182,15 +179,6 @@ class Tensor:
             return array
         return np.array(array, dtype=dtype, copy=True if copy is None and dtype is None else copy)
 
-    # DLPack: torch.from_dlpack(t), np.from_dlpack(t), torch.tensor(t) share memory (dlpack.py).
-    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
-        """A DLPack capsule of the data (raises BufferError if it requires grad, as in PyTorch)."""
-        return dlpack.export(self, stream, max_version, dl_device, copy)
-
-    def __dlpack_device__(self):
-        """(1, 0): DLPack's code for host memory (kDLCPU), device 0."""
-        return dlpack.CPU
-
     def __format__(self, spec):
         """f"{t:.3f}" formats a one-element tensor like its number, as in PyTorch."""
         if spec and self._data.size == 1:
@@ -199,8 +187,6 @@ class Tensor:
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
-        if self.grad_fn is not None:
-            check_accumulation(self)  # reading a running total: is it a tensor of used losses?
         if self._data.size != 1:
             raise ShapeError(f"item: only one-element tensors can be converted to a Python number, "
                              f"this one has shape {describe_shape(self.shape)}")
@@ -238,8 +224,6 @@ class Tensor:
         return (self[i] for i in range(self.shape[0]))
 
     def __repr__(self):
-        if self.grad_fn is not None:
-            check_accumulation(self)
         body = np.array2string(np.asarray(self._data), separator=", ", prefix="tensor(")
         extras = []
         if self._data.size == 0 and self.ndim > 1:  # "[]" alone would hide the shape
@@ -260,53 +244,6 @@ class Tensor:
         the graph only when asked: sg.viz.draw(t))."""
         from scratchgrad.viz.notebook import tensor_html  # loaded only when displayed
         return tensor_html(self)
-
-    # ------------------------------------------------------------ dtypes
-    def astype(self, dtype):
-        """The tensor as another dtype (itself if it already has it); gradients flow back."""
-        return ops.cast(self, dtype)
-
-    def to(self, *args, dtype=None, device=None, copy=False, non_blocking=False,
-           memory_format=None):
-        """t.to(dtype), t.to(device), t.to(device, dtype), t.to(other): self when nothing changes."""
-        for arg in args:
-            if isinstance(arg, Tensor):
-                dtype = arg.dtype
-            elif is_device(arg):
-                device = arg
-            else:
-                dtype = arg
-        check_device("to", device)
-        out = self if dtype is None else ops.cast(self, dtype)
-        return ops.clone(out) if copy and out is self else out
-
-    def type_as(self, other):
-        """The tensor cast to other's dtype."""
-        return ops.cast(self, other.dtype)
-
-    def half(self):
-        """The tensor as float16."""
-        return ops.cast(self, dtypes.float16)
-
-    def float(self):
-        """The tensor as float32."""
-        return ops.cast(self, dtypes.float32)
-
-    def double(self):
-        """The tensor as float64."""
-        return ops.cast(self, dtypes.float64)
-
-    def long(self):
-        """The tensor as int64."""
-        return ops.cast(self, dtypes.int64)
-
-    def int(self):
-        """The tensor as int32."""
-        return ops.cast(self, dtypes.int32)
-
-    def bool(self):
-        """The tensor as bool."""
-        return ops.cast(self, dtypes.bool_)
 
     # ------------------------------------------------------------ new tensors like this one
     def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
@@ -341,8 +278,11 @@ class Tensor:
     # ------------------------------------------------------------ autograd
     def backward(self, gradient=None, retain_graph=None, create_graph=False):
         """Accumulate d self / d leaf into the .grad of every leaf that requires grad."""
-        with silenced():  # no NumPy warning from the rules at inf or nan: see scratchgrad/quiet.py
-            autograd.backward(self, gradient, retain_graph, create_graph)
+        from scratchgrad.core import (
+            engine,  # here, not at the top: the engine builds on Tensor
+        )
+        with silenced():  # no NumPy warning from the rules at inf or nan: see core/quiet.py
+            engine.backward(self, gradient, retain_graph, create_graph)
 
     def requires_grad_(self, requires_grad=True):
         """Set requires_grad in place (float tensors only) and return the tensor."""
@@ -373,123 +313,7 @@ class Tensor:
     def retain_grad(self):
         """Keep .grad on this non-leaf tensor after backward (leaves always keep theirs)."""
         if self.grad_fn is not None:
-            autograd.retaining_grad[id(self)] = self
-
-    def clone(self):
-        """A copy that stays in the graph (sg.clone)."""
-        return ops.clone(self)
-
-    def t(self):
-        """Transpose of a matrix (a 0-d or 1-D tensor is returned as is)."""
-        return ops.transpose(self, 0, 1) if self.ndim == 2 else self
-
-    def expand_as(self, other):
-        """This tensor broadcast to other's shape."""
-        return ops.broadcast_to(self, other.shape)
-
-    def view_as(self, other):
-        """This tensor reshaped to other's shape."""
-        return ops.reshape(self, other.shape)
-
-    # ------------------------------------------------------------ operators
-    # __add__, __mul__, ... are the ops themselves (set below): one call less on the hot path.
-    def __radd__(self, other):
-        return ops.add(other, self)
-
-    def __rsub__(self, other):
-        return ops.sub(other, self)
-
-    def __rmul__(self, other):
-        return ops.mul(other, self)
-
-    def __rtruediv__(self, other):
-        return ops.div(other, self)
-
-    def __rpow__(self, other):
-        return ops.pow(other, self)
-
-    def __rmatmul__(self, other):
-        return ops.matmul(other, self)
-
-    def __floordiv__(self, other):
-        return ops.floor_divide(self, other)
-
-    def __rfloordiv__(self, other):
-        return ops.floor_divide(other, self)
-
-    def __mod__(self, other):
-        return ops.remainder(self, other)
-
-    def __rmod__(self, other):
-        return ops.remainder(other, self)
-
-    def __neg__(self):
-        return ops.neg(self)
-
-    def __pos__(self):
-        return self
-
-    def __abs__(self):
-        return ops.abs(self)
-
-    def __lt__(self, other):
-        return ops.lt(self, other)
-
-    def __le__(self, other):
-        return ops.le(self, other)
-
-    def __gt__(self, other):
-        return ops.gt(self, other)
-
-    def __ge__(self, other):
-        return ops.ge(self, other)
-
-    def __eq__(self, other):
-        return ops.eq(self, other)
-
-    def __ne__(self, other):
-        return ops.ne(self, other)
-
-    def __and__(self, other):
-        return ops.logical_and(self, other)
-
-    __rand__ = __and__
-
-    def __or__(self, other):
-        return ops.logical_or(self, other)
-
-    __ror__ = __or__
-
-    def __invert__(self):
-        return ops.logical_not(self)
-
-    # In-place operators write into the tensor's memory (views and aliases see the change), and
-    # are recorded when a graph is being built, as in PyTorch (ops/inplace.py).
-    def __iadd__(self, other):
-        return inplace.add_(self, other)
-
-    def __isub__(self, other):
-        return inplace.sub_(self, other)
-
-    def __imul__(self, other):
-        return inplace.mul_(self, other)
-
-    def __itruediv__(self, other):
-        return inplace.div_(self, other)
-
-    def __getitem__(self, key):
-        return ops.index(self, key)
-
-    def __setitem__(self, key, value):
-        ops.setitem(self, key, value)
-
-    # NumPy calls these for np.exp(t), ndarray + t, np.where(c, t, 0): the result is a Tensor.
-    # This is also how derivative rules become differentiable under create_graph.
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        return ops.numpy_ufunc(ufunc, method, inputs, kwargs)
-
-    def __array_function__(self, func, types, args, kwargs):
-        return ops.numpy_function(func, args, kwargs)
+            retaining_grad[id(self)] = self
 
 
 def to_array(data, dtype=None):
@@ -590,53 +414,3 @@ def _ragged_message(data):
     if level and any(isinstance(x, (list, tuple)) for x in level):
         return f"ragged nested list: depth {depth} mixes numbers and sequences"
     return None
-
-
-# Imported last: ops.py builds on Tensor, and the methods below are the ops themselves.
-from scratchgrad import dlpack, ops
-from scratchgrad.ops import inplace
-
-for _name, _method in inplace.methods.items():
-    setattr(Tensor, _name, _method)
-
-# Every op that takes the tensor first is also a method: t.exp() is sg.exp(t).
-Tensor.__add__, Tensor.__sub__, Tensor.__mul__ = ops.add, ops.sub, ops.mul
-Tensor.__truediv__, Tensor.__pow__, Tensor.__matmul__ = ops.div, ops.pow, ops.matmul
-for _name in (
-    "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "leaky_relu", "gelu",
-    "softplus", "erf", "erfc", "clip", "clamp", "sign", "maximum", "minimum", "matmul",
-    "add", "sub", "mul", "div", "pow", "neg",
-    "sum", "mean", "var", "std", "max", "min", "amax", "amin", "prod", "logsumexp",
-    "softmax", "log_softmax", "argmax", "argmin", "any", "all", "isnan", "isfinite",
-    "reshape", "view", "flatten", "permute", "transpose", "swapaxes", "squeeze", "unsqueeze",
-    "expand", "broadcast_to", "split", "logical_and", "logical_or", "logical_not",
-):
-    setattr(Tensor, _name, getattr(ops, _name))
-for _name in (  # the everyday PyTorch surface (issue 12a)
-    "argsort",
-    "ceil",
-    "chunk",
-    "cumsum",
-    "expm1",
-    "flip",
-    "floor",
-    "floor_divide",
-    "gather",
-    "histc",
-    "index_select",
-    "log10",
-    "log1p",
-    "log2",
-    "masked_fill",
-    "remainder",
-    "repeat",
-    "roll",
-    "round",
-    "scatter_add",
-    "sort",
-    "topk",
-    "tril",
-    "triu",
-):
-    setattr(Tensor, _name, getattr(ops, _name))
-del _name

@@ -19,7 +19,7 @@ import weakref
 # One clock orders both the nodes (Node.seq: a topological order) and the in-place writes.
 next_seq = itertools.count(1).__next__
 
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # scratchgrad/
 KEPT_WRITES = 16  # per storage: enough to name the write that broke a saved value
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # scratchgrad/
 
 
 def user_site() -> str | None:

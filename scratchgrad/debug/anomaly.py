@@ -4,17 +4,17 @@
         loss = model(x)        # raises here if an op's forward produces NaN/inf
         loss.backward()        # or here, naming the op whose derivative did, and its line
 
-Inside the block every primitive's forward is checked (a wrapper installed through
-autograd.forward_checks), backward's rules are watched (autograd.backward_watchers), and a
-profiler records where each node was made (sites.py). All of it is slow, and all of it is gone
+Inside the block every primitive's forward is checked and backward's rules are watched
+(through the engine's hooks, core/hooks.py), and a profiler records where each node was made
+(sites.py). All of it is slow, and all of it is gone
 when the block ends: outside it the ops run unwatched.
 """
 import numpy as np
 
-from scratchgrad import autograd
-from scratchgrad.errors import AnomalyError, describe_shape
-from scratchgrad.sites import creation_sites
-from scratchgrad.tensor import Tensor
+from scratchgrad.core import hooks
+from scratchgrad.core.errors import AnomalyError, describe_shape
+from scratchgrad.core.tensor import Tensor
+from scratchgrad.debug.sites import creation_sites
 
 
 class detect_anomaly:
@@ -27,8 +27,8 @@ class detect_anomaly:
 
     def __enter__(self):
         if self.check_nan:
-            autograd.add_forward_check(self._check_forward)
-            autograd.add_backward_watcher(self)
+            hooks.add_forward_check(self._check_forward)
+            hooks.add_backward_watcher(self)
         self._recording = creation_sites()
         self.sites = self._recording.__enter__()
         return self
@@ -36,8 +36,8 @@ class detect_anomaly:
     def __exit__(self, *exc):
         self._recording.__exit__(*exc)
         if self.check_nan:
-            autograd.remove_forward_check(self._check_forward)
-            autograd.remove_backward_watcher(self)
+            hooks.remove_forward_check(self._check_forward)
+            hooks.remove_backward_watcher(self)
 
     # ---- the forward check
     def _check_forward(self, op, out, args):
@@ -50,7 +50,7 @@ class detect_anomaly:
         raise AnomalyError(f"detect_anomaly: the forward of {op.name} produced {what} in its "
                            f"output of shape {describe_shape(np.shape(out))} ({cause})")
 
-    # ---- the backward watch (see autograd.backward_watchers)
+    # ---- the backward watch (see core/hooks.py)
     def begin(self, order):
         pass
 

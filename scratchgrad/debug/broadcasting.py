@@ -18,7 +18,7 @@ bias add too, unless written as (1, D)), stays available as "warn-rank" and "rai
     with sg.set_broadcast_mode("raise"):
         ...
 
-The check is a forward check (autograd.forward_checks) on the broadcasting ops, installed only
+The check is a forward check (core/hooks.py) on the broadcasting ops, added only
 while a mode other than "allow" is set.
 """
 import math
@@ -27,8 +27,8 @@ import warnings
 
 import numpy as np
 
-from scratchgrad import autograd
-from scratchgrad.errors import ShapeError, describe_shape, user_stacklevel
+from scratchgrad.core import hooks
+from scratchgrad.core.errors import ShapeError, describe_shape, user_stacklevel
 
 MODES = ("allow", "warn", "raise", "warn-rank", "raise-rank", "rank")
 BROADCASTING_OPS = {"add", "sub", "mul", "div", "pow", "maximum", "minimum", "where"}
@@ -73,9 +73,9 @@ class set_broadcast_mode:
 def _set(mode):
     if (mode == "allow") != (_mode.value == "allow"):
         if mode == "allow":
-            autograd.remove_forward_check(_check)
+            hooks.remove_forward_check(_check)
         else:
-            autograd.add_forward_check(_check)
+            hooks.add_forward_check(_check)
     _mode.value = mode
 
 

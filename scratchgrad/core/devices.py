@@ -3,7 +3,7 @@
 `sg.device("cuda")` can be built, as in PyTorch, so that `torch.device("cuda" if ... else "cpu")`
 works; asking for a tensor there (`device="cuda"`, `.to("cuda")`) raises a clear error.
 """
-from scratchgrad.errors import DeviceError
+from scratchgrad.core.errors import DeviceError
 
 # PyTorch's device types; anything else is refused when the device is built, as PyTorch does.
 _KNOWN_TYPES = ("cpu", "cuda", "mps", "xpu", "meta", "hip", "xla", "ipu", "hpu", "mtia",
