@@ -901,6 +901,149 @@ SURFACE = [
 ]
 
 
+# ---------------------------------------------------------------- rows: nn primitives, conv, pooling
+
+def _pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def _np_log_softmax_axis1(z):
+    return _np_log_softmax(z, 1)
+
+
+def _np_cross_entropy(z, target, label_smoothing=0.0):
+    """Mean over the batch of -(1-ε) log p[target] - ε/C Σ_c log p[c], p = softmax(z)."""
+    logp = _np_log_softmax_axis1(z)
+    picked = np.take_along_axis(logp, target[:, None], axis=1)[:, 0]
+    smooth = logp.mean(axis=1)
+    return np.mean(-(1 - label_smoothing) * picked - label_smoothing * smooth)
+
+
+@_ignore_warnings
+def _np_bce_with_logits(z, t):
+    return np.mean((1 - t) * z + np.logaddexp(0, -z))
+
+
+@_ignore_warnings
+def _np_bce(p, t):
+    return np.mean(-(t * np.log(p) + (1 - t) * np.log(1 - p)))
+
+
+def _np_conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+    """Direct convolution: a sum over kernel offsets of strided slices times weights."""
+    unbatched = x.ndim == 3
+    x = x[None] if unbatched else x
+    (sh, sw), (dh, dw), (kh, kw) = _pair(stride), _pair(dilation), w.shape[2:]
+    if padding == "same":
+        total = (dh * (kh - 1), dw * (kw - 1))
+        pads = [(t // 2, t - t // 2) for t in total]
+    else:
+        pads = [(p, p) for p in _pair(0 if padding == "valid" else padding)]
+    x = np.pad(x, [(0, 0), (0, 0), *pads])
+    oh = (x.shape[2] - dh * (kh - 1) - 1) // sh + 1
+    ow = (x.shape[3] - dw * (kw - 1) - 1) // sw + 1
+    cin, cout = x.shape[1] // groups, w.shape[0] // groups
+    out = np.zeros((x.shape[0], w.shape[0], oh, ow))
+    for i in range(kh):
+        for j in range(kw):
+            window = x[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw]
+            for g in range(groups):
+                out[:, g * cout:(g + 1) * cout] += np.einsum(
+                    "nchw,oc->nohw", window[:, g * cin:(g + 1) * cin],
+                    w[g * cout:(g + 1) * cout, :, i, j])
+    if b is not None:
+        out += b[:, None, None]
+    return out[0] if unbatched else out
+
+
+def _pool_size(n, k, s, p, d, ceil_mode):
+    """Output size of a pooling along one dimension (PyTorch's formula)."""
+    span = n + 2 * p - d * (k - 1) - 1
+    out = (-(-span // s) if ceil_mode else span // s) + 1
+    if ceil_mode and (out - 1) * s >= n + p:  # the last window must start inside the input
+        out -= 1
+    return out
+
+
+def _np_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               count_include_pad=True, divisor_override=None, average=False):
+    """Max or average pooling, one output position at a time."""
+    (kh, kw), (ph, pw), (dh, dw) = _pair(kernel_size), _pair(padding), _pair(dilation)
+    sh, sw = _pair(kernel_size if stride is None else stride)
+    h, w = x.shape[-2:]
+    oh, ow = _pool_size(h, kh, sh, ph, dh, ceil_mode), _pool_size(w, kw, sw, pw, dw, ceil_mode)
+    out = np.empty(x.shape[:-2] + (oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            top, left = i * sh - ph, j * sw - pw
+            if average:  # PyTorch counts padding up to the padded edge, not past it
+                bottom, right = min(top + kh, h + ph), min(left + kw, w + pw)
+                padded_count = (bottom - top) * (right - left)
+                top, left, bottom, right = max(top, 0), max(left, 0), min(bottom, h), min(right, w)
+                window = x[..., top:bottom, left:right]
+                count = padded_count if count_include_pad else window.shape[-2] * window.shape[-1]
+                out[..., i, j] = window.sum(axis=(-2, -1)) / (divisor_override or count)
+            else:
+                rows = [r for r in range(top, top + dh * kh, dh) if 0 <= r < h]
+                cols = [c for c in range(left, left + dw * kw, dw) if 0 <= c < w]
+                out[..., i, j] = x[..., rows, :][..., cols].max(axis=(-2, -1), initial=-np.inf)
+    return out
+
+
+def _np_max_pool2d(x, **kwargs):
+    return _np_pool2d(x, **kwargs)
+
+
+def _np_avg_pool2d(x, **kwargs):
+    return _np_pool2d(x, average=True, **kwargs)
+
+
+PROBABILITY = Domain("uniform(0.1, 0.9)", lambda rng, shape: rng.uniform(0.1, 0.9, shape))
+LOGITS = Domain("uniform(-6, 6)", lambda rng, shape: rng.uniform(-6.0, 6.0, shape))
+
+
+@st.composite
+def _class_target_args(draw):
+    """Logits (N, C) with C ≥ 4 (CLASSES draws 0..3), targets (N,), a label smoothing."""
+    n, c = draw(st.integers(1, 4)), draw(st.integers(4, 5))
+    return ((n, c), (n,)), {"label_smoothing": draw(st.sampled_from([0.0, 0.2]))}
+
+
+@st.composite
+def _probability_target_args(draw):
+    """Logits and target probabilities of one shape (N, C[, d]), summed."""
+    shape = draw(S.shapes(min_dims=2, max_dims=3, min_side=1, max_side=3))
+    return (shape, shape), {"reduction": "sum"}
+
+
+def _same_shapes(n):
+    """n inputs of one shape, no keyword arguments."""
+    return S.shapes().map(lambda shape: ((shape,) * n, {}))
+
+
+NN = [
+    # F.linear is one primitive (x Wᵀ + b), not a matmul and an add: checked here on its own.
+    OpCase("F.linear", sg.nn.functional.linear, F.linear,
+           lambda x, w, b=None: x @ w.T + (0 if b is None else b),
+           S.linear_shapes().flatmap(_no_kwargs), (REAL,)),
+    OpCase("F.cross_entropy (class targets)", sg.nn.functional.cross_entropy, F.cross_entropy,
+           _np_cross_entropy, _class_target_args(), (REAL, CLASSES)),
+    OpCase("F.cross_entropy (probabilities)", sg.nn.functional.cross_entropy, F.cross_entropy,
+           lambda z, p, reduction: -np.sum(p * _np_log_softmax_axis1(z)),
+           _probability_target_args(), (REAL, POSITIVE)),
+    OpCase("F.binary_cross_entropy_with_logits", sg.nn.functional.binary_cross_entropy_with_logits,
+           F.binary_cross_entropy_with_logits, _np_bce_with_logits, _same_shapes(2),
+           (LOGITS, PROBABILITY)),
+    OpCase("F.binary_cross_entropy", sg.nn.functional.binary_cross_entropy,
+           F.binary_cross_entropy, _np_bce, _same_shapes(2), (PROBABILITY, PROBABILITY)),
+    OpCase("F.conv2d", sg.nn.functional.conv2d, F.conv2d, _np_conv2d, S.conv2d_args(), (REAL,)),
+    OpCase("F.max_pool2d", sg.nn.functional.max_pool2d, F.max_pool2d, _np_max_pool2d,
+           S.pool2d_args(average=False), (REAL,)),
+    OpCase("F.avg_pool2d", sg.nn.functional.avg_pool2d, F.avg_pool2d, _np_avg_pool2d,
+           S.pool2d_args(average=True), (REAL,)),
+]
+
+
 # ---------------------------------------------------------------- rows: ties (PyTorch only)
 
 # Finite differences are wrong at kinks and ties, so these rows skip gradcheck;
@@ -925,8 +1068,11 @@ TIE_CASES = [replace(case, name=f"{case.name} (ties)") for case in [
     # Bounds with lo < hi only: at lo == hi PyTorch drops the gradient of x < lo entirely.
     binary("clip(x, lo, hi) tensors", sg.clip, _torch_clamp, np.clip, (TIES, TIE_LOW, TIE_HIGH),
            gradcheck=False),
+    # Ties in a window: the whole gradient goes to its first maximum (row by row), as PyTorch.
+    OpCase("F.max_pool2d", sg.nn.functional.max_pool2d, F.max_pool2d, _np_max_pool2d,
+           S.pool2d_args(average=False), (TIES,), gradcheck=False),
 ]]
 
 
 CASES = (ARITHMETIC + MATMUL + ELEMENTWISE + REDUCTIONS + SOFTMAX + SHAPES + INDEXING + COMPARISONS
-         + SURFACE)
+         + SURFACE + NN)

@@ -120,6 +120,84 @@ def masks(shape):
     return hnp.arrays(np.bool_, shape)
 
 
+# ---------------------------------------------------------------- nn: linear, convolution, pooling
+
+@st.composite
+def linear_shapes(draw):
+    """x (..., in), weight (out, in) and, half the time, bias (out,)."""
+    n_in, n_out = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    batch = draw(shapes(max_dims=2, min_side=1, max_side=3))
+    return ((*batch, n_in), (n_out, n_in)) + (((n_out,),) if draw(st.booleans()) else ())
+
+
+def _pair_or_int(draw, value, default):
+    """A (h, w) argument as PyTorch takes it: an int when both agree (sometimes), else a pair;
+    None when it is the default and is left out."""
+    if value[0] == value[1] and draw(st.booleans()):
+        return value[0]
+    if value != (default, default) or draw(st.booleans()):
+        return value
+    return None
+
+
+@st.composite
+def conv2d_args(draw):
+    """A valid conv2d: shapes (x, weight[, bias]) and every argument in one of PyTorch's forms
+    (stride, padding, dilation as ints or pairs, padding "same"/"valid", groups)."""
+    groups = draw(st.sampled_from([1, 1, 2, 3]))
+    in_per_group, out_per_group = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    size = [draw(st.integers(max(1, d * (k - 1) + 1 - 2 * p), 7))
+            for k, d, p in zip(kernel, dilation, padding)]
+    batch = draw(st.sampled_from([(1,), (2,), ()]))  # () is an unbatched (C, H, W) image
+    x_shape = (*batch, in_per_group * groups, *size)
+    w_shape = (out_per_group * groups, in_per_group, *kernel)
+    kwargs = {"groups": groups}
+    for name, value, default in (("stride", stride, 1), ("dilation", dilation, 1),
+                                 ("padding", padding, 0)):
+        form = _pair_or_int(draw, value, default)
+        if form is not None:
+            kwargs[name] = form
+    if stride == (1, 1) and draw(st.integers(0, 3)) == 0:  # "same" needs stride 1
+        kwargs["padding"] = "same"
+    elif padding == (0, 0) and draw(st.integers(0, 3)) == 0:
+        kwargs["padding"] = "valid"
+    bias = ((w_shape[0],),) if draw(st.booleans()) else ()
+    return (x_shape, w_shape) + bias, kwargs
+
+
+@st.composite
+def pool2d_args(draw, average):
+    """A valid max_pool2d (average=False) or avg_pool2d: the input shape and the keyword
+    arguments (kernel, stride, padding up to half the kernel, ceil_mode; dilation for max,
+    count_include_pad and divisor_override for avg), in PyTorch's int or pair forms."""
+    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    padding = tuple(draw(st.integers(0, k // 2)) for k in kernel)
+    dilation = (1, 1) if average else (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    # A dilated window must not fall wholly into the padding (PyTorch then sends the gradient
+    # to an arbitrary element): at least as many rows and columns as the dilated window spans.
+    size = [draw(st.integers(d * (k - 1) + 1 if d > 1 else max(1, k - 2 * p), 6))
+            for k, d, p in zip(kernel, dilation, padding)]
+    batch = draw(st.sampled_from([(1,), (2,), ()]))  # () is an unbatched (C, H, W) image
+    kwargs = {"kernel_size": kernel[0] if kernel[0] == kernel[1] else kernel,
+              "ceil_mode": draw(st.booleans())}
+    if draw(st.integers(0, 3)):  # else left out: the stride is then the kernel size
+        kwargs["stride"] = _pair_or_int(draw, stride, None)
+    for name, value, default in (("padding", padding, 0), ("dilation", dilation, 1)):
+        form = _pair_or_int(draw, value, default)
+        if form is not None:
+            kwargs[name] = form
+    if average:
+        kwargs["count_include_pad"] = draw(st.booleans())
+        kwargs["divisor_override"] = draw(st.sampled_from([None, None, 1, 3]))
+        kwargs.pop("dilation", None)  # avg_pool2d has none
+    return ((*batch, draw(st.integers(1, 2)), *size),), kwargs
+
+
 # ---------------------------------------------------------------- input values
 
 @dataclass(frozen=True)

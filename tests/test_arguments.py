@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import scratchgrad as sg
-from tests.test_errors import assert_not_bare_numpy
+from tests.helpers import assert_not_bare_numpy
 
 # name: (call with the library as `m`, what the message must mention)
 BAD = {

@@ -10,15 +10,9 @@ from hypothesis import strategies as st
 
 import scratchgrad as sg
 from scratchgrad.nn import functional as F
-from tests import helpers
-from tests.helpers import SG_DTYPES, TORCH_DTYPES
+from tests.helpers import SG_DTYPES, TORCH_DTYPES, close
 
 TOLERANCES = {"float64": (1e-9, 1e-11), "float32": (2e-4, 2e-5)}
-
-
-def close(actual, expected, dtype):
-    rtol, atol = TOLERANCES[dtype]
-    helpers.close(actual, expected, rtol, atol)
 
 
 def pair(array, dtype, grad=True):
@@ -53,12 +47,12 @@ def compare_sdpa(shapes, dtype, mask_kind="none", mask_shape=None, **kwargs):
     out_t = torch.nn.functional.scaled_dot_product_attention(qt, kt, vt, attn_mask=mt, **kwargs)
     assert out_s.shape == tuple(out_t.shape)
     assert out_s.dtype == SG_DTYPES[dtype]
-    close(out_s, out_t, dtype)
+    close(out_s, out_t, *TOLERANCES[dtype])
     upstream = np.random.default_rng(9).standard_normal(out_s.shape)
     out_s.backward(sg.tensor(upstream, dtype=SG_DTYPES[dtype]))
     out_t.backward(torch.tensor(upstream, dtype=TORCH_DTYPES[dtype]))
     for s, t in ((qs, qt), (ks, kt), (vs, vt)) + (((ms, mt),) if mask_kind == "float-grad" else ()):
-        close(s.grad, t.grad, dtype)
+        close(s.grad, t.grad, *TOLERANCES[dtype])
 
 
 SDPA_CASES = {
@@ -132,11 +126,11 @@ def test_sdpa_second_order_matches_torch():
                  create_graph=True)[0]
     gt = torch.autograd.grad(torch.nn.functional.scaled_dot_product_attention(
         qt, kt, vt, is_causal=True).tanh().sum(), qt, create_graph=True)[0]
-    close(gs, gt, "float64")
+    close(gs, gt, *TOLERANCES["float64"])
     (gs * gs).sum().backward()
     (gt * gt).sum().backward()
     for s, t in ((qs, qt), (ks, kt), (vs, vt)):
-        close(s.grad, t.grad, "float64")
+        close(s.grad, t.grad, *TOLERANCES["float64"])
 
 
 @pytest.mark.parametrize("float_mask", [False, True])
@@ -148,12 +142,12 @@ def test_sdpa_fully_masked_row_is_zero_with_zero_gradient_as_torch(float_mask):
     (qs, qt), (ks, kt), (vs, vt) = pair(q, "float64"), pair(k, "float64"), pair(v, "float64")
     out_s = F.scaled_dot_product_attention(qs, ks, vs, attn_mask=sg.tensor(mask))
     out_t = torch.nn.functional.scaled_dot_product_attention(qt, kt, vt, attn_mask=torch.tensor(mask))
-    close(out_s, out_t, "float64")
+    close(out_s, out_t, *TOLERANCES["float64"])
     assert (out_s.detach().numpy()[0, 1] == 0).all()
     out_s.sum().backward()
     out_t.sum().backward()
     for s, t in ((qs, qt), (ks, kt), (vs, vt)):
-        close(s.grad, t.grad, "float64")
+        close(s.grad, t.grad, *TOLERANCES["float64"])
 
 
 def test_sdpa_dropout_zeroes_weights_and_keeps_the_mean():
@@ -222,7 +216,7 @@ def compare_mha(smod, tmod, dtype, shapes, self_attention=False, masks_np=(None,
                     d[name] = m.float()
     out_s, w_s = smod(qs, ks, vs, **to_sg, **kwargs)
     out_t, w_t = tmod(qt, kt, vt, **to_t, **kwargs)
-    close(out_s, out_t, dtype)
+    close(out_s, out_t, *TOLERANCES[dtype])
     assert (w_s is None) == (w_t is None)
     rng = np.random.default_rng(9)
     upstream = rng.standard_normal(out_s.shape)
@@ -230,18 +224,18 @@ def compare_mha(smod, tmod, dtype, shapes, self_attention=False, masks_np=(None,
     loss_t = (out_t * torch.tensor(upstream, dtype=TORCH_DTYPES[dtype])).sum()
     if w_s is not None:
         assert w_s.shape == tuple(w_t.shape)
-        close(w_s, w_t, dtype)
+        close(w_s, w_t, *TOLERANCES[dtype])
         upstream = rng.standard_normal(w_s.shape)
         loss_s = loss_s + (w_s * sg.tensor(upstream, dtype=SG_DTYPES[dtype])).sum()
         loss_t = loss_t + (w_t * torch.tensor(upstream, dtype=TORCH_DTYPES[dtype])).sum()
     loss_s.backward()
     loss_t.backward()
     for s, t in ((qs, qt), (ks, kt), (vs, vt)):
-        close(s.grad, t.grad, dtype)
+        close(s.grad, t.grad, *TOLERANCES[dtype])
     t_params = dict(tmod.named_parameters())
     assert [n for n, _ in smod.named_parameters()] == list(t_params)
     for name, p in smod.named_parameters():
-        close(p.grad, t_params[name].grad, dtype)
+        close(p.grad, t_params[name].grad, *TOLERANCES[dtype])
 
 
 def bool_mask(shape, seed=4):

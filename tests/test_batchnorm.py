@@ -8,8 +8,10 @@ import torch
 import scratchgrad as sg
 from scratchgrad.nn import functional as F
 from tests import helpers
-from tests.helpers import SG_DTYPES, TORCH_DTYPES
-from tests.test_conv import close, raised
+from tests.helpers import SG_DTYPES, TORCH_DTYPES, close, raised
+
+# (rtol, atol) for comparing with PyTorch in each dtype (those of test_conv.py).
+TOLERANCES = {"float64": (1e-9, 1e-11), "float32": (1e-4, 1e-5)}
 
 LAYERS = {
     "2d": (lambda nn, **kw: nn.BatchNorm2d(3, **kw), (4, 3, 5, 2)),
@@ -40,13 +42,13 @@ def step(smod, tmod, x, dtype, seed):
     xs = sg.tensor(x, dtype=SG_DTYPES[dtype], requires_grad=True)
     xt = torch.tensor(x, dtype=TORCH_DTYPES[dtype], requires_grad=True)
     out_s, out_t = smod(xs), tmod(xt)
-    close(out_s, out_t, dtype)
+    close(out_s, out_t, *TOLERANCES[dtype])
     upstream = np.random.default_rng(seed).standard_normal(x.shape)
     out_s.backward(sg.tensor(upstream, dtype=SG_DTYPES[dtype]))
     out_t.backward(torch.tensor(upstream, dtype=TORCH_DTYPES[dtype]))
-    close(xs.grad, xt.grad, dtype)
+    close(xs.grad, xt.grad, *TOLERANCES[dtype])
     for (name, p), (_, q) in zip(smod.named_parameters(), tmod.named_parameters(), strict=True):
-        close(p.grad, q.grad, dtype)
+        close(p.grad, q.grad, *TOLERANCES[dtype])
         p.grad = q.grad = None
 
 
@@ -55,7 +57,7 @@ def same_state(smod, tmod, dtype):
     assert list(sd_s) == list(sd_t)
     for key in sd_s:
         assert sd_s[key].dtype == (sg.int64 if key == "num_batches_tracked" else SG_DTYPES[dtype])
-        close(sd_s[key], sd_t[key], dtype)
+        close(sd_s[key], sd_t[key], *TOLERANCES[dtype])
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -102,7 +104,7 @@ def test_eval_uses_running_statistics_and_does_not_update_them():
     x = np.random.default_rng(3).standard_normal((2, 2, 3, 3)).astype(np.float32)
     expected = (x - np.array([1.0, -1.0])[:, None, None]) / np.sqrt(
         np.array([4.0, 0.25])[:, None, None] + 1e-5)
-    close(norm(sg.tensor(x)), expected, "float32")
+    close(norm(sg.tensor(x)), expected, *TOLERANCES["float32"])
     np.testing.assert_array_equal(norm.running_mean.detach().numpy(), [1.0, -1.0])
     assert norm.num_batches_tracked.item() == 0
 
@@ -136,7 +138,7 @@ def test_loads_torch_state_dict_with_running_statistics():
     smod = sg.nn.BatchNorm2d(3).eval()
     smod.load_state_dict({k: v.detach().numpy() for k, v in tmod.state_dict().items()})
     x = np.random.default_rng(5).standard_normal((2, 3, 2, 2)).astype(np.float32)
-    close(smod(sg.tensor(x)), tmod(torch.tensor(x)), "float32")
+    close(smod(sg.tensor(x)), tmod(torch.tensor(x)), *TOLERANCES["float32"])
     assert smod.num_batches_tracked.item() == 1
 
 
@@ -175,7 +177,7 @@ def test_batch_norm_second_derivatives_match_torch():
         (g,) = grad((out ** 3).sum(), leaf, create_graph=True)
         results.append(grad((g * lib.tensor(v)).sum(), [leaf, weight]))
     for got, expected in zip(*results):
-        close(got, expected)
+        close(got, expected, *TOLERANCES["float64"])
 
 
 ERROR_CASES = {

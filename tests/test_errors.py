@@ -12,40 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import scratchgrad as sg
-
-# How NumPy words its own errors: none of these may reach the user unchanged.
-NUMPY_PREFIXES = (
-    "operands could not be broadcast",
-    "could not broadcast",
-    "matmul: Input operand",
-    "cannot reshape array",
-    "all the input array dimensions",
-    "all the input arrays must have",
-    "axis ",
-    "index ",
-    "too many indices",
-    "setting an array element with a sequence",
-    "The truth value of an array",
-    "shape mismatch",
-    "could not convert",
-    "invalid literal",
-    "only integers, slices",
-    "zero-dimensional arrays cannot be concatenated",
-    "need at least one array",
-    "axes don't match array",
-    "repeated axis",
-    "duplicate value in 'axes'",
-    "non-broadcastable output operand",
-)
-
-
-def assert_not_bare_numpy(exc):
-    message = str(exc)
-    assert message.strip(), f"{type(exc).__name__} with an empty message"
-    for prefix in NUMPY_PREFIXES:
-        assert not message.startswith(prefix), f"bare NumPy message: {message!r}"
-    assert type(exc).__module__ not in ("numpy", "numpy.exceptions"), (
-        f"a NumPy exception type leaked: {type(exc)!r}")
+from tests.helpers import assert_not_bare_numpy
 
 
 def contains_number(message, n):

@@ -26,10 +26,13 @@ FINITE = np.array([3e38, -3e38, 1e30, -1e30, 1e-38, -1e-45, 0.0, -0.0, 1.0, -2.5
 # float64): their values are compared on inputs whose sums and squares stay in range.
 SUMMABLE = np.array([1e18, -1e18, 1e-38, -1e-45, 0.0, -0.0, 1.0, -2.5], np.float32)
 ACCUMULATING = {"sum", "mean", "var", "std", "var(correction=0)", "prod", "logsumexp", "matmul",
-                "a@b", "cumsum", "x.cumsum(dim)", "einsum"}
+                "a@b", "cumsum", "x.cumsum(dim)", "einsum", "F.linear", "F.conv2d", "F.avg_pool2d"}
 # Ops that return indices next to values (sort, topk): only the values are compared here.
 ORDERING = {"sort", "topk", "argsort"}
 NON_FINITE = np.array([np.inf, -np.inf, np.nan], np.float32)
+# Rows whose inputs must be probabilities (outside [0, 1] they raise, as PyTorch): their
+# extremes (0, 1, tiny) are checked with the losses below.
+PROBABILITY_INPUTS = {"F.binary_cross_entropy"}
 
 
 def extreme_arrays(case, shapes, rng, values):
@@ -88,7 +91,8 @@ def cancellation_scale(arrays):
     return 1e-6 * max(largest, 1.0) ** 2 + 1e-37
 
 
-@pytest.mark.parametrize("case", CASES + TIE_CASES, ids=str)
+@pytest.mark.parametrize("case", [c for c in CASES + TIE_CASES if c.name not in PROBABILITY_INPUTS],
+                         ids=str)
 @FAST
 @given(data=st.data(), kind=st.sampled_from(["finite", "non-finite", "summable"]))
 def test_op_table_at_extreme_inputs(case, data, kind):

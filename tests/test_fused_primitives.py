@@ -1,7 +1,7 @@
-"""The fused primitives behind nn (linear, softmax cross-entropy, the two BCEs): float64
-finite-difference gradchecks, including gradients of gradients (create_graph)."""
+"""The fused primitives behind nn (linear, softmax cross-entropy, the two BCEs): gradients of
+gradients (create_graph) against PyTorch. Their values, first gradients and gradchecks are rows
+of the op table (tests/op_cases.py, "nn primitives")."""
 import numpy as np
-import pytest
 import torch
 
 import scratchgrad as sg
@@ -9,35 +9,6 @@ from scratchgrad.nn import functional as F
 from tests.helpers import close, leaf, tleaf
 
 rng = np.random.default_rng(7)
-
-
-@pytest.mark.parametrize("x_shape", [(5,), (4, 5), (2, 3, 5)])
-@pytest.mark.parametrize("bias", [True, False])
-def test_linear_gradcheck(x_shape, bias):
-    x, w = leaf(rng.standard_normal(x_shape)), leaf(rng.standard_normal((3, 5)))
-    inputs = [x, w] + ([leaf(rng.standard_normal(3))] if bias else [])
-    assert sg.gradcheck(lambda *a: F.linear(*a), inputs)
-
-
-@pytest.mark.parametrize("smoothing", [0.0, 0.2])
-def test_cross_entropy_gradcheck_with_class_targets(smoothing):
-    logits = leaf(rng.standard_normal((4, 3)))
-    target = sg.tensor([0, 2, 1, 2])
-    assert sg.gradcheck(lambda z: F.cross_entropy(z, target, label_smoothing=smoothing), [logits])
-
-
-def test_cross_entropy_gradcheck_with_probability_targets():
-    logits = leaf(rng.standard_normal((2, 3, 2)))
-    probs = leaf(np.abs(rng.standard_normal((2, 3, 2))))
-    assert sg.gradcheck(lambda z, p: F.cross_entropy(z, p, reduction="sum"), [logits, probs])
-
-
-def test_bce_gradchecks_for_input_and_target():
-    logits = leaf(rng.standard_normal(6) * 3)
-    target = leaf(rng.uniform(0.1, 0.9, 6))
-    probs = leaf(rng.uniform(0.1, 0.9, 6))
-    assert sg.gradcheck(F.binary_cross_entropy_with_logits, [logits, target])
-    assert sg.gradcheck(F.binary_cross_entropy, [probs, target])
 
 
 def test_second_derivatives_through_linear_and_cross_entropy_match_torch():

@@ -12,17 +12,12 @@ import torch.nn.functional as TF
 
 import scratchgrad as sg
 from scratchgrad.nn import functional as F
-from tests import helpers
+from tests.helpers import close
 
 SG_DTYPES = {"float64": sg.float64, "float32": sg.float32}
 TORCH_DTYPES = {"float64": torch.float64, "float32": torch.float32}
 TOLERANCES = {"float64": (1e-9, 1e-12), "float32": (1e-5, 1e-6)}
 REDUCTIONS = ["mean", "sum", "none"]
-
-
-def close(actual, expected, dtype="float64"):
-    rtol, atol = TOLERANCES[dtype]
-    helpers.close(actual, expected, rtol, atol)
 
 
 def pair(values, dtype="float64", requires_grad=False):
@@ -49,14 +44,14 @@ def check(name, x, target, dtype="float64", target_grad=False, seed=0, **kwargs)
     out_s = getattr(F, name)(xs, ts, **kw_s)
     assert out_s.shape == tuple(out_t.shape)
     assert out_s.dtype == SG_DTYPES[dtype]
-    close(out_s, out_t, dtype)
+    close(out_s, out_t, *TOLERANCES[dtype])
     upstream = np.random.default_rng(seed).standard_normal(out_s.shape) + 1
     out_s.backward(sg.tensor(upstream, dtype=SG_DTYPES[dtype]))
     out_t.backward(torch.tensor(upstream, dtype=TORCH_DTYPES[dtype]))
-    close(xs.grad, xt.grad, dtype)
+    close(xs.grad, xt.grad, *TOLERANCES[dtype])
     if target_grad:
         assert ts.grad is not None
-        close(ts.grad, tt.grad, dtype)
+        close(ts.grad, tt.grad, *TOLERANCES[dtype])
     return out_s
 
 
@@ -290,7 +285,7 @@ def test_binary_cross_entropy_clamps_logs_at_minus_100(reduction, dtype):
         warnings.simplefilter("ignore", RuntimeWarning)  # see the next test
         out = F.binary_cross_entropy(xs, ts, reduction=reduction)
     assert np.all(np.isfinite(out.detach().numpy()))
-    close(out, expected, dtype)
+    close(out, expected, *TOLERANCES[dtype])
 
 
 def test_binary_cross_entropy_at_0_and_1_emits_no_numpy_warning():
@@ -353,19 +348,19 @@ def test_loss_modules_match_functions_and_torch(loss, rng):
     ts, tt = pair(target)
     out_s = getattr(sg.nn, loss)(**kw_s)(xs, ts)
     out_t = getattr(torch.nn, loss)(**kw_t)(xt, tt)
-    close(out_s, out_t)
-    close(out_s, getattr(F, function)(xs, ts, **kw_s))
+    close(out_s, out_t, *TOLERANCES["float64"])
+    close(out_s, getattr(F, function)(xs, ts, **kw_s), *TOLERANCES["float64"])
     out_s.sum().backward()
     out_t.sum().backward()
-    close(xs.grad, xt.grad)
+    close(xs.grad, xt.grad, *TOLERANCES["float64"])
 
 
 def test_loss_modules_default_to_mean(rng):
     x, target = logits(rng, 3, 4), class_targets(rng, (3,), 4)
     xs, xt = pair(x)
     ts, tt = pair(target)
-    close(sg.nn.CrossEntropyLoss()(xs, ts), torch.nn.CrossEntropyLoss()(xt, tt))
-    close(sg.nn.MSELoss()(xs, xs * 2), torch.nn.MSELoss()(xt, xt * 2))
+    close(sg.nn.CrossEntropyLoss()(xs, ts), torch.nn.CrossEntropyLoss()(xt, tt), *TOLERANCES["float64"])
+    close(sg.nn.MSELoss()(xs, xs * 2), torch.nn.MSELoss()(xt, xt * 2), *TOLERANCES["float64"])
 
 
 # ---------------------------------------------------------------- errors

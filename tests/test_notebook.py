@@ -16,7 +16,7 @@ from scratchgrad.viz.notebook import BRIEF_OPS
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.test_tutorial import FENCE, normalized
+from tests.helpers import FENCE, normalized
 
 CHAPTER = ROOT / "docs" / "tutorial" / "01-chain-rule.md"
 

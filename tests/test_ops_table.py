@@ -16,14 +16,21 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 import scratchgrad as sg
+from tests.helpers import (
+    TORCH_TOL,
+    as_list,
+    check_against_torch,
+    close,
+    is_float,
+    sg_tensors,
+    to_numpy,
+)
 from tests.op_cases import CASES, TIE_CASES
 
 FAST = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-# (rtol, atol): against NumPy in float64, and against PyTorch per dtype (values, gradients).
+# (rtol, atol) against NumPy in float64; against PyTorch: helpers.TORCH_TOL.
 NUMPY_TOL = (1e-9, 1e-12)
-TORCH_TOL = {np.float64: ((1e-7, 1e-9), (1e-7, 1e-9)),
-             np.float32: ((1e-5, 1e-6), (1e-5, 1e-5))}
 
 
 # ---------------------------------------------------------------- helpers
@@ -35,113 +42,6 @@ def draw_inputs(case, data):
     arrays = [np.asarray(case.domain(i).make(rng, s)) for i, s in enumerate(shapes)]
     note(f"inputs: {arrays!r}")
     return arrays, kwargs, rng
-
-
-def is_float(a):
-    return a.dtype.kind == "f"
-
-
-def sg_tensors(arrays, requires_grad):
-    return [sg.tensor(a, requires_grad=requires_grad and is_float(a)) for a in arrays]
-
-
-def torch_tensors(arrays):
-    return [torch.tensor(a, requires_grad=is_float(a)) for a in arrays]
-
-
-def as_list(out):
-    return list(out) if isinstance(out, (tuple, list)) else [out]
-
-
-def to_numpy(t):
-    """A scratchgrad or PyTorch tensor (or an array) as a NumPy array."""
-    if isinstance(t, (torch.Tensor, sg.Tensor)):
-        return t.detach().numpy()
-    return np.asarray(t)
-
-
-def assert_close(got, want, rtol, atol, what=""):
-    """Same shape and dtype kind; floats close (nan matches nan), others exactly equal."""
-    got, want = to_numpy(got), to_numpy(want)
-    assert got.shape == want.shape, f"{what}: shape {got.shape}, expected {want.shape}"
-    if is_float(want):
-        assert is_float(got), f"{what}: dtype {got.dtype}, expected a float"
-        np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, equal_nan=True, err_msg=what)
-    else:
-        assert got.dtype == want.dtype, f"{what}: dtype {got.dtype}, expected {want.dtype}"
-        np.testing.assert_array_equal(got, want, err_msg=what)
-
-
-def backward_each(outs, upstream, wrap):
-    """Backward of each output that requires grad (sort's indices don't), graph kept till the last."""
-    live = [(t, g) for t, g in zip(outs, upstream) if t.requires_grad]
-    for i, (t, g) in enumerate(live):
-        t.backward(wrap(g.astype(to_numpy(t).dtype)), retain_graph=i < len(live) - 1)
-
-
-def run_torch(torch_fn, arrays, upstream=None):
-    """Inputs and outputs of torch_fn, after a backward of `upstream` when given."""
-    ts = torch_tensors(arrays)
-    outs = as_list(torch_fn(*ts))
-    if upstream is not None:
-        backward_each(outs, upstream, torch.tensor)
-    return ts, outs
-
-
-def assert_close_to_either(got, wants, rtol, atol, what):
-    """Close to PyTorch in the same dtype, or else to PyTorch's float64 answer.
-
-    In float32 PyTorch itself is sometimes off by more than the tolerance
-    (ill-conditioned var/std, logsumexp at 1e4); then the exact answer decides.
-    """
-    try:
-        assert_close(got, wants[0], rtol, atol, what)
-    except AssertionError:
-        if len(wants) == 1:
-            raise
-        assert_close(got, wants[1], rtol, atol, what + " (vs float64)")
-
-
-def assert_grads_match(xs, ts, exact_ts, tol):
-    """Each input's .grad equals PyTorch's (or PyTorch's float64 one, see above)."""
-    for i, (x, t) in enumerate(zip(xs, ts)):
-        if not t.requires_grad:
-            continue
-        if t.grad is None:
-            assert x.grad is None or not np.any(to_numpy(x.grad)), f"input {i}: unexpected grad"
-            continue
-        assert x.grad is not None, f"input {i}: no gradient (PyTorch has one)"
-        assert x.grad.dtype == x.dtype, f"input {i}: grad dtype {x.grad.dtype} != {x.dtype}"
-        wants = [t.grad] if exact_ts is None else [t.grad, exact_ts[i].grad]
-        assert_close_to_either(x.grad, wants, *tol, what=f"grad of input {i}")
-
-
-def check_against_torch(sg_fn, torch_fn, arrays, dtype, rng=None, grad=True):
-    """Values, dtypes and (for a random upstream gradient) input gradients vs PyTorch."""
-    rng = rng if rng is not None else np.random.default_rng(0)
-    arrays = [a.astype(dtype) if is_float(a) else a for a in arrays]
-    xs = sg_tensors(arrays, True)
-    outs = as_list(sg_fn(*xs))
-    ts, touts = run_torch(torch_fn, arrays)
-    value_tol, grad_tol = TORCH_TOL[dtype]
-    assert len(outs) == len(touts)
-    for i, (o, t) in enumerate(zip(outs, touts)):
-        assert isinstance(o, sg.Tensor), f"output {i} is a {type(o).__name__}"
-        assert o.dtype == to_numpy(t).dtype, f"output {i}: dtype {o.dtype} != torch {t.dtype}"
-        assert o.requires_grad == t.requires_grad, f"output {i}: requires_grad {o.requires_grad}"
-    upstream = [rng.standard_normal(t.shape).astype(dtype) for t in touts] if grad else None
-    if grad:
-        backward_each(outs, upstream, sg.tensor)
-        backward_each(touts, upstream, torch.tensor)
-    exact = None
-    if dtype == np.float32:
-        wide = [a.astype(np.float64) if is_float(a) else a for a in arrays]
-        exact = run_torch(torch_fn, wide, upstream)
-    for i, (o, t) in enumerate(zip(outs, touts)):
-        wants = [t] if exact is None else [t, exact[1][i]]
-        assert_close_to_either(o, wants, *value_tol, what=f"output {i}")
-    if grad:
-        assert_grads_match(xs, ts, exact[0] if exact else None, grad_tol)
 
 
 def quietly(fn):
@@ -166,7 +66,7 @@ def test_values_match_numpy(case, data):
         assert isinstance(got, sg.Tensor), f"output {i} is a {type(got).__name__}"
         if is_float(np.asarray(ref)):
             assert got.dtype == np.float64, f"output {i}: float64 inputs gave {got.dtype}"
-        assert_close(got, ref, *NUMPY_TOL, what=f"output {i}")
+        close(got, ref, *NUMPY_TOL, what=f"output {i}")
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.grad and c.gradcheck], ids=str)
@@ -355,7 +255,7 @@ def test_pad_starts_from_last_dim():
     x = sg.tensor(np.ones((2, 3)), requires_grad=True)
     y = sg.pad(x, (1, 2, 0, 1), value=7.0)
     want = F.pad(torch.ones(2, 3, dtype=torch.float64), (1, 2, 0, 1), value=7.0)
-    assert_close(y, want, *NUMPY_TOL)
+    close(y, want, *NUMPY_TOL)
     y.sum().backward()
     np.testing.assert_array_equal(x.grad.detach().numpy(), np.ones((2, 3)))
 
@@ -506,7 +406,7 @@ def test_all_neg_inf_row(name):
     fn = STABLE[name]
     x = np.array([[-np.inf, -np.inf], [0.0, 1.0]])
     want = fn(torch, torch.tensor(x))
-    assert_close(quietly(lambda: fn(sg, sg.tensor(x))), want, *NUMPY_TOL)
+    close(quietly(lambda: fn(sg, sg.tensor(x))), want, *NUMPY_TOL)
 
 
 # ---------------------------------------------------------------- nan and inf
@@ -543,7 +443,7 @@ def test_nan_and_inf_values_match_torch(name):
     """nan propagates and ±inf gives PyTorch's limits (values only)."""
     fn = UNARY_SPECIALS[name]
     want = quietly(lambda: fn(torch, torch.tensor(SPECIALS)))
-    assert_close(quietly(lambda: fn(sg, sg.tensor(SPECIALS))), want, *NUMPY_TOL)
+    close(quietly(lambda: fn(sg, sg.tensor(SPECIALS))), want, *NUMPY_TOL)
 
 
 # ---------------------------------------------------------------- dtypes
@@ -584,7 +484,7 @@ def test_result_dtype_matches_torch(name):
     """Result dtypes follow PyTorch's promotion (float32 default, int / int is float)."""
     got, want = DTYPE_RULES[name](sg), DTYPE_RULES[name](torch)
     assert got.dtype == to_numpy(want).dtype, f"{name}: {got.dtype}, PyTorch {want.dtype}"
-    assert_close(got, want, *TORCH_TOL[np.float32][0])
+    close(got, want, *TORCH_TOL["float32"][0])
 
 
 def test_comparisons_are_bool_without_grad():

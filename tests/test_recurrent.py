@@ -10,17 +10,11 @@ import pytest
 import torch
 
 import scratchgrad as sg
-from tests import helpers
-from tests.helpers import SG_DTYPES, TORCH_DTYPES
+from tests.helpers import SG_DTYPES, TORCH_DTYPES, close
 
 TOLERANCES = {"float64": (1e-9, 1e-11), "float32": (2e-4, 2e-5)}
 LAYERS = ("RNN", "GRU", "LSTM")
 CELLS = ("RNNCell", "GRUCell", "LSTMCell")
-
-
-def close(actual, expected, dtype):
-    rtol, atol = TOLERANCES[dtype]
-    helpers.close(actual, expected, rtol, atol)
 
 
 def both(name, *args, **kwargs):
@@ -67,19 +61,19 @@ def check_same(smod, tmod, dtype, x, state=None, cell=False):
     for s_out, t_out in zip(s_outs, t_outs, strict=True):
         assert s_out.shape == tuple(t_out.shape)
         assert s_out.dtype == SG_DTYPES[dtype]
-        close(s_out, t_out, dtype)
+        close(s_out, t_out, *TOLERANCES[dtype])
         weight = rng.standard_normal(s_out.shape)
         s_loss = s_loss + (s_out * sg.tensor(weight, dtype=SG_DTYPES[dtype])).sum()
         t_loss = t_loss + (t_out * torch.tensor(weight, dtype=TORCH_DTYPES[dtype])).sum()
     s_loss.backward()
     t_loss.backward()
-    close(xs.grad, xt.grad, dtype)
+    close(xs.grad, xt.grad, *TOLERANCES[dtype])
     for s, t in states:
-        close(s.grad, t.grad, dtype)
+        close(s.grad, t.grad, *TOLERANCES[dtype])
     t_params = dict(tmod.named_parameters())
     assert [n for n, _ in smod.named_parameters()] == list(t_params)
     for name, p in smod.named_parameters():
-        close(p.grad, t_params[name].grad, dtype)
+        close(p.grad, t_params[name].grad, *TOLERANCES[dtype])
 
 
 def initial_state(name, shape, seed=2):
@@ -144,11 +138,11 @@ def test_second_order_gradient_matches_torch(name):
     xs, xt = as_pair(x, "float64")
     (gs,) = sg.grad(flat(smod(xs))[0].tanh().sum(), xs, create_graph=True)
     (gt,) = torch.autograd.grad(flat(tmod(xt))[0].tanh().sum(), xt, create_graph=True)
-    close(gs, gt, "float64")
+    close(gs, gt, *TOLERANCES["float64"])
     (gs * gs).sum().backward()
     (gt * gt).sum().backward()
-    close(xs.grad, xt.grad, "float64")
-    close(smod.weight_hh_l0.grad, tmod.weight_hh_l0.grad, "float64")
+    close(xs.grad, xt.grad, *TOLERANCES["float64"])
+    close(smod.weight_hh_l0.grad, tmod.weight_hh_l0.grad, *TOLERANCES["float64"])
 
 
 @pytest.mark.parametrize("name", CELLS)
@@ -169,12 +163,12 @@ def test_cell_second_order_gradient_matches_torch(name):
     gs = sg.grad(out_s.tanh().sum(), [xs, hs], create_graph=True)
     gt = torch.autograd.grad(out_t.tanh().sum(), [xt, ht], create_graph=True)
     for a, b in zip(gs, gt):
-        close(a, b, "float64")
+        close(a, b, *TOLERANCES["float64"])
     (gs[0] * gs[1].sum()).sum().backward()
     (gt[0] * gt[1].sum()).sum().backward()
-    close(xs.grad, xt.grad, "float64")
-    close(hs.grad, ht.grad, "float64")
-    close(smod.weight_hh.grad, tmod.weight_hh.grad, "float64")
+    close(xs.grad, xt.grad, *TOLERANCES["float64"])
+    close(hs.grad, ht.grad, *TOLERANCES["float64"])
+    close(smod.weight_hh.grad, tmod.weight_hh.grad, *TOLERANCES["float64"])
 
 
 # ---------------------------------------------------------------- cells against PyTorch
@@ -241,7 +235,7 @@ def test_state_dict_loads_into_torch(name):
     smod, tmod = getattr(sg.nn, name)(5, 6, num_layers=2), getattr(torch.nn, name)(5, 6, num_layers=2)
     tmod.load_state_dict({k: torch.tensor(v.detach().numpy()) for k, v in smod.state_dict().items()})
     x = np.random.default_rng(0).standard_normal((4, 3, 5)).astype(np.float32)
-    close(flat(smod(sg.tensor(x)))[0], flat(tmod(torch.tensor(x)))[0], "float32")
+    close(flat(smod(sg.tensor(x)))[0], flat(tmod(torch.tensor(x)))[0], *TOLERANCES["float32"])
 
 
 def test_dropout_between_layers_only_in_training():

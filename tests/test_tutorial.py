@@ -32,12 +32,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import FENCE, normalized
+
 TUTORIAL = Path(__file__).resolve().parent.parent / "docs" / "tutorial"
 CHAPTERS = sorted(TUTORIAL.glob("[0-9][0-9]-*.md"))
 
-FENCE = re.compile(r"^```(\w*)[ \t]*(\S*)[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 REQUIRES = re.compile(r"<!--\s*tutorial:\s*requires\s+(.*?)\s*-->")
-SITE_LINE = re.compile(r"(\b[\w.-]+\.md):\d+")
 
 
 @dataclass
@@ -79,11 +79,6 @@ def _available(name):
             obj = getattr(obj, part)
         return True
     return importlib.util.find_spec(name) is not None
-
-
-def normalized(output):
-    lines = [line.rstrip() for line in SITE_LINE.sub(r"\1:N", output).strip("\n").splitlines()]
-    return "\n".join(lines)
 
 
 def run_chapter(path):

@@ -9,7 +9,7 @@ import math
 from bisect import bisect_right
 from collections import Counter
 
-from scratchgrad.optim import Optimizer
+from scratchgrad.optim.optimizer import Optimizer
 
 __all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LambdaLR", "MultiStepLR",
            "OneCycleLR", "StepLR"]
