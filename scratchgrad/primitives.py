@@ -128,10 +128,17 @@ def _linear_grad_w(g, ans, x, w, b):
     return g.reshape(-1, g.shape[-1]).T @ x.reshape(-1, x.shape[-1])
 
 
+def _linear_grad_b(g, ans, x, w, b):
+    """Σ g over every batch dimension, as a product with a vector of ones: NumPy's sum(axis=0)
+    is ten times slower on a batch of narrow rows (1000 × 16: 17 µs against 1.4 µs)."""
+    rows = g.reshape(-1, g.shape[-1])
+    return np.ones(rows.shape[0], dtype=rows.dtype) @ rows
+
+
 linear = Primitive("linear", quietly(_linear),
                    _linear_grad_x,
                    _linear_grad_w,
-                   lambda g, ans, x, w, b: g)
+                   _linear_grad_b)
 
 
 # ---------------------------------------------------------------- elementwise functions
@@ -212,6 +219,48 @@ softmax_cross_entropy = Primitive(
     lambda g, ans, x, p: -np.expand_dims(g, -1) * _log_softmax_last(x))
 
 
+class Softmax:
+    """What cross_entropy_mean's forward leaves for its rule: the exponentials of the shifted
+    logits and their row sums, so the rule gets softmax(x) with one division, not eight ops."""
+    __slots__ = ("exps", "sums")
+
+    def __init__(self):
+        self.exps = self.sums = None
+
+    def __repr__(self):  # as graphs and traces show it among the node's parameters
+        return "softmax"
+
+
+def _cross_entropy_mean(x, labels, softmax):
+    """mean_n −log softmax(x)[n, labels[n]]: F.cross_entropy's everyday case (rows of logits,
+    class indices, mean) as one node, not the general path's one-hot product, sum and divide."""
+    m = x.max(axis=1, keepdims=True)
+    if not np.isfinite(m).all():  # a row of ±inf: shift it by 0 (the shift is any constant)
+        m = np.where(np.isfinite(m), m, 0)
+    shifted = x - m
+    softmax.exps = np.exp(shifted)
+    softmax.sums = softmax.exps.sum(axis=1, keepdims=True)
+    rows = np.arange(len(labels))
+    return np.mean(np.log(softmax.sums[:, 0]) - shifted[rows, labels])
+
+
+def _cross_entropy_mean_grad(g, ans, x, labels, softmax):
+    """g·(softmax(x) − onehot(labels)) / N."""
+    rows = np.arange(len(labels))
+    if isinstance(x, np.ndarray) and softmax.exps is not None:  # the forward's, in its arrays
+        grad = np.divide(softmax.exps, softmax.sums, out=softmax.exps)
+        softmax.exps = None  # used up (a second backward recomputes)
+        grad[rows, labels] -= 1
+        return grad * (g / len(labels))
+    onehot = np.zeros(x.shape, dtype=x.dtype)
+    onehot[rows, labels] = 1
+    return (np.exp(_log_softmax_last(x)) - onehot) * (g / len(labels))
+
+
+cross_entropy_mean = Primitive("cross_entropy_mean", quietly(_cross_entropy_mean),
+                               _cross_entropy_mean_grad, None)
+
+
 def _bce_with_logits(x, t):
     """(1 - t)·x + log(1 + e^-x): binary cross-entropy of σ(x), finite for any logit."""
     return (1 - t) * x + np.logaddexp(0, -x)
@@ -220,7 +269,9 @@ def _bce_with_logits(x, t):
 # One primitive for stability and speed: its derivatives σ(x) - t and -x are one line each.
 binary_cross_entropy_with_logits = Primitive(
     "binary_cross_entropy_with_logits", quietly(_bce_with_logits),
-    lambda g, ans, x, t: g * (call(sigmoid, x) - t),
+    # σ(x) as 1/(1 + e^-x): exact enough for a gradient, and 4x faster than the sigmoid op's
+    # overflow-free form (backward runs with NumPy's overflow warnings off: e^-x = inf gives 0)
+    lambda g, ans, x, t: g * (1 / (1 + np.exp(-x)) - t),
     lambda g, ans, x, t: -g * x)
 
 # A primitive for stability: composed from log and clip, p = 0 or 1 would give 0·∞ = NaN.
@@ -267,8 +318,9 @@ copy = Primitive("copy", np.copy, lambda g, ans, x: g, saves=False)
 # ---------------------------------------------------------------- reductions (axis is a tuple)
 
 def _unreduce(g, x, axis, keepdims):
-    """Give a reduced gradient back its reduced axes, as size-1 dims, ready to broadcast."""
-    return g if keepdims else np.expand_dims(g, axis)
+    """Give a reduced gradient back its reduced axes, as size-1 dims, ready to broadcast (a
+    reduction over every axis left a 0-d g, which broadcasts as it is)."""
+    return g if keepdims or g.ndim == 0 else np.expand_dims(g, axis)
 
 
 def _sum_grad(g, ans, x, axis, keepdims):

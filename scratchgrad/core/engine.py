@@ -22,7 +22,7 @@ import numpy as np
 
 from scratchgrad.core import versions
 from scratchgrad.core.errors import GraphError, InPlaceError, ShapeError, describe_shape
-from scratchgrad.core.gradmode import grad_mode, set_grad_enabled
+from scratchgrad.core.gradmode import grad_mode
 from scratchgrad.core.hooks import (
     backward_listeners,
     backward_watchers,
@@ -192,11 +192,10 @@ def call(op, *args, **params):
 def sum_to(g, shape):
     """Undo broadcasting: sum g over the axes that broadcasting added or stretched."""
     lead = g.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1)
-    if axes:
-        g = g.sum(axis=axes, keepdims=True)
-    return g.reshape(shape) if lead else g
+    stretched = tuple(i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1)
+    if stretched:
+        g = g.sum(axis=stretched, keepdims=True)
+    return g.sum(axis=tuple(range(lead))) if lead else g
 
 
 def fit_gradient(g, x):
@@ -312,51 +311,62 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
     watched = capture is not None or len(retaining_grad) > 0 or len(watchers) > 0
     for watcher in watchers:
         watcher.begin(order)
-    with set_grad_enabled(create_graph):
-        for t in order:
-            node = t.grad_fn
-            g = grads.pop(node, None)
-            if g is None:
+    # Rules record a graph only for create_graph (set directly: this runs once per backward).
+    previous_mode, grad_mode.enabled = grad_mode.enabled, bool(create_graph)
+    try:
+        _propagate(order, grads, seen_inputs, check_after, watched, capture, shared, watchers,
+                   retain_graph, create_graph)
+    finally:
+        grad_mode.enabled = previous_mode
+
+
+def _propagate(order, grads, seen_inputs, check_after, watched, capture, shared, watchers,
+               retain_graph, create_graph):
+    """The backward pass proper: each node's rules, newest node first."""
+    for t in order:
+        node = t.grad_fn
+        g = grads.pop(node, None)
+        if g is None:
+            continue
+        inputs = seen_inputs.get(node.seq, node.inputs) if seen_inputs else node.inputs
+        if node.seq < check_after:
+            check_saved_values(node, t, inputs)
+        rules = node.op.vjps
+        if watched:
+            rules = _watch(t, g, rules, capture, shared, watchers)
+        if create_graph:
+            values, ans = inputs, t
+        else:
+            values, ans = node.args, t._data
+        params = node.params
+        for i, x in enumerate(inputs):
+            if not isinstance(x, Tensor) or not x.requires_grad:
                 continue
-            inputs = seen_inputs.get(node.seq, node.inputs) if seen_inputs else node.inputs
-            if node.seq < check_after:
-                check_saved_values(node, t, inputs)
-            rules = node.op.vjps
-            if watched:
-                rules = _watch(t, g, rules, capture, shared, watchers)
-            if create_graph:
-                values, ans = inputs, t
+            # Spelled out by arity: a call with *values costs more than most rules' arithmetic.
+            if params:
+                if type(rules) is per_input:  # cat's: all inputs as one tuple, since spreading
+                    gx = rules.rule(g, ans, values, index=i, **params)  # n into n calls is n²
+                else:
+                    gx = rules[i](g, ans, *values, **params)
+            elif len(values) == 2:
+                gx = rules[i](g, ans, values[0], values[1])
+            elif len(values) == 1:
+                gx = rules[i](g, ans, values[0])
             else:
-                values, ans = node.args, t._data
-            params = node.params
-            for i, x in enumerate(inputs):
-                if not isinstance(x, Tensor) or not x.requires_grad:
-                    continue
-                # Spelled out by arity: a call with *values costs more than most rules' arithmetic.
-                if params:
-                    if type(rules) is per_input:  # cat's: all inputs as one tuple, since spreading
-                        gx = rules.rule(g, ans, values, index=i, **params)  # n into n calls is n²
-                    else:
-                        gx = rules[i](g, ans, *values, **params)
-                elif len(values) == 2:
-                    gx = rules[i](g, ans, values[0], values[1])
-                elif len(values) == 1:
-                    gx = rules[i](g, ans, values[0])
-                else:
-                    gx = rules[i](g, ans, *values)
-                if gx is None:
-                    continue
-                xd = x._data
-                if gx.shape != xd.shape or gx.dtype is not xd.dtype:
-                    gx = fit_gradient(gx, x)
-                producer = x.grad_fn
-                if producer is None:
-                    _deliver(x, gx, grads, capture, shared)
-                else:
-                    previous = grads.get(producer)
-                    grads[producer] = gx if previous is None else previous + gx
-            if not retain_graph and node.op.saves:
-                node.args = None
+                gx = rules[i](g, ans, *values)
+            if gx is None:
+                continue
+            xd = x._data
+            if gx.shape != xd.shape or gx.dtype is not xd.dtype:
+                gx = fit_gradient(gx, x)
+            producer = x.grad_fn
+            if producer is None:
+                _deliver(x, gx, grads, capture, shared)
+            else:
+                previous = grads.get(producer)
+                grads[producer] = gx if previous is None else previous + gx
+        if not retain_graph and node.op.saves:
+            node.args = None
 
 
 def _watch(t, g, rules, capture, shared, watchers):
@@ -437,7 +447,7 @@ def _accumulate(x, g, shared):
 def check_gradient(op, output, gradient):
     """A gradient passed to backward/grad must match the output's shape."""
     if gradient is None:
-        if output.size != 1:
+        if output._data.size != 1:
             raise GraphError(
                 f"{op}: gradient can be omitted only for a one-element tensor, but the output "
                 f"has shape {describe_shape(output.shape)}; pass gradient= of that shape")

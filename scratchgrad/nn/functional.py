@@ -604,6 +604,12 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         input = input.float()
     if target.dtype.kind == "f":
         return _soft_cross_entropy(input, target, weight, reduction, label_smoothing)
+    if (input.ndim == 2 and reduction == "mean" and weight is None and not label_smoothing
+            and ignore_index < 0 and target.shape == input.shape[:1] and target._data.size
+            and target.dtype.kind in "iu" and 0 <= target._data.min()
+            and target._data.max() < input.shape[1]):  # the everyday case: one node
+        return apply(P.cross_entropy_mean, (input, target), (input._data, target._data),
+                     {"softmax": P.Softmax()})
     logits = _classes_last("cross_entropy", input, target)
     n_classes = logits.shape[-1]
     picks, w = _class_weights("cross_entropy", target, n_classes, weight, ignore_index)
