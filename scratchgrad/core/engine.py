@@ -494,7 +494,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     if retain_graph is None:
         retain_graph = create_graph
     capture = {id(x): None for x in inputs}
-    with silenced():  # no NumPy warning from the rules at inf or nan: see scratchgrad/quiet.py
+    with silenced():  # no NumPy warning from the rules at inf or nan: see core/quiet.py
         run_backward(outputs, root_grads, retain_graph, create_graph, capture)
     results = []
     for i, x in enumerate(inputs):

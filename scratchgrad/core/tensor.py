@@ -1,7 +1,8 @@
 """The Tensor: a NumPy array plus what autograd needs (requires_grad, grad, grad_fn).
 
-Methods are thin: each forwards to the function of the same name in ops.py,
-where arguments are checked and primitives applied.
+This class holds the data, its conversions and printing, and the autograd attributes. Its op
+methods (t.exp(), t + u, t.sum(dim), ...) are the ops themselves, set on the class by
+ops/__init__.py, the one list of public names.
 """
 import warnings
 import weakref
@@ -146,7 +147,7 @@ class Tensor:
 
     nelement = numel
 
-    # Always the CPU: scratchgrad computes with NumPy (see devices.py).
+    # Always the CPU: scratchgrad computes with NumPy (see core/devices.py).
     device = property(lambda self: cpu, doc="Where the tensor lives: always the CPU.")
     is_cuda = False
 

@@ -6,7 +6,7 @@
 
 Inside the block every primitive's forward is checked and backward's rules are watched
 (through the engine's hooks, core/hooks.py), and a profiler records where each node was made
-(sites.py). All of it is slow, and all of it is gone
+(debug/sites.py). All of it is slow, and all of it is gone
 when the block ends: outside it the ops run unwatched.
 """
 import numpy as np

@@ -1,7 +1,7 @@
 """In-place ops (`x += y`, `x.mul_(y)`, `x[k] = v`, ...) and views, with PyTorch's semantics.
 
 An in-place op writes into the tensor's own memory, so every alias and view sees the change,
-and bumps the version counter that the tensor shares with its views (versions.py).
+and bumps the version counter that the tensor shares with its views (core/versions.py).
 
 Inside a graph it is recorded as its out-of-place twin, applied to a snapshot of the old
 value: x.mul_(y) records mul(x_old, y) and makes that node x's new grad_fn (versions.rebind),
