@@ -5,6 +5,8 @@ returns what it computed, gradients included. Run on both, it must give PyTorch'
 raise where PyTorch raises (a RuntimeError, at the same step). A silent wrong gradient is the
 defect this table exists to catch.
 """
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -765,3 +767,13 @@ def test_saved_value_checks_cover_ops_with_parameters_and_fused_rules():
     k.mul_(2)                # the attention weights' rule reads k
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         out.sum().backward()
+
+
+def test_the_error_names_the_line_that_modified_a_saved_value():
+    x = sg.tensor([1.0, 2.0], requires_grad=True)
+    y = x.exp()
+    line = sys._getframe().f_lineno + 1
+    y.mul_(3)  # the culprit
+    with pytest.raises(RuntimeError) as error:
+        y.sum().backward()
+    assert f"{__file__}:{line}: y.mul_(3)  # the culprit" in str(error.value)
