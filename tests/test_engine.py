@@ -136,6 +136,36 @@ def test_same_tensor_on_both_sides():
     np.testing.assert_allclose(x.grad.detach().numpy(), [1.0, -5.0, 5.0], rtol=1e-6)
 
 
+def test_many_consumers_sum_their_terms_without_touching_shared_arrays():
+    """Backward sums a tensor's gradient terms in place once it holds the only reference to the
+    running total: terms handed on as they are (add's g, to both inputs), slices of a split,
+    and gradients kept for sg.viz or retain_grad must come out as PyTorch's."""
+    values = np.linspace(-1.5, 2.0, 24).reshape(2, 3, 4)
+
+    def f(lib, x):
+        h = x * 1.0
+        h.retain_grad()
+        q, k, v = h.split([1, 2, 1], 2)
+        a, b = x * 1.5, x * 2.0
+        e = a.exp()            # a's other consumer: its term arrives after n's
+        n = a + b              # add hands one array, g, to both a and b
+        s = ((q * 2).sum() + (k * k).sum() + v.exp().sum() + h.tanh().sum()
+             + (n * 3).sum() + e.sum())
+        return s, h
+
+    x, tx = leaf(values), tleaf(values)
+    s, h = f(sg, x)
+    ts, th = f(torch, tx)
+    s.backward()
+    ts.backward()
+    close(x.grad, tx.grad, *TOL)
+    close(h.grad, th.grad, *TOL)
+    with sg.viz.keep_gradients():
+        x.grad = None
+        f(sg, x)[0].backward()
+    close(x.grad, tx.grad, *TOL)
+
+
 @settings(max_examples=30, deadline=None)
 @given(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=3),
        st.sampled_from(["add", "sub", "mul", "div"]), st.integers(0, 2**31 - 1))
