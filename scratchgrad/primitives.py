@@ -293,23 +293,97 @@ _ERFC_FIT = (0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18
              0.09678418, 0.37409196, 1.00002368, -1.26551223)
 
 
+def _erfc_fit(z):
+    """erfc(z) for z ≥ 0 by the fit, in z's float dtype; z (a fresh array) is overwritten."""
+    t = z * 0.5
+    t += 1
+    np.reciprocal(t, out=t)
+    poly = t * _ERFC_FIT[0]
+    for c in _ERFC_FIT[1:-1]:
+        poly += c
+        poly *= t
+    poly += _ERFC_FIT[-1]
+    z *= z
+    poly -= z
+    np.exp(poly, out=poly)
+    poly *= t
+    return poly
+
+
 def _erfc(x):
     if x.dtype == np.float64:
         return _erfc_scalar(x)
-    z = np.abs(x)
-    t = 1 / (1 + 0.5 * z)
-    poly = np.full_like(t, _ERFC_FIT[0])
-    for c in _ERFC_FIT[1:]:
-        poly *= t
-        poly += c
     with np.errstate(under="ignore", over="ignore"):
-        ans = t * np.exp(poly - z * z)
+        ans = _erfc_fit(np.abs(x).reshape(-1)).reshape(x.shape)  # 1-D: 0-d would give scalars
     return np.where(x >= 0, ans, 2 - ans).astype(x.dtype, copy=False)
 
 
 # 1 - erf(x), without the cancellation that 1 - erf has where erf is near 1 (GELU's tail).
 erfc = float_function("erfc", "1 - erf(x), accurate where erf(x) is near 1", _erfc,
                       lambda g, ans, x: g * (-2 / math.sqrt(math.pi)) * np.exp(-x * x))
+
+# Elements per step of the float32 normal CDF: its ~30 passes then work on arrays that stay in
+# the CPU's cache (GELU over 16·64·512 elements: 2.3 ms in chunks, 7.4 ms over the whole array).
+_CHUNK = 1 << 14
+
+
+def _normal_cdf(x):
+    """Φ(x) = erfc(-x/√2) / 2, the standard normal CDF (float32 below float64)."""
+    if x.dtype == np.float64:
+        return 0.5 * _erfc_scalar(x * (-1 / math.sqrt(2)))
+    flat = x.reshape(-1)
+    out = np.empty(flat.shape, np.float32)
+    with np.errstate(under="ignore", over="ignore"):
+        for start in range(0, flat.size, _CHUNK):
+            part = flat[start:start + _CHUNK]
+            low = _erfc_fit(np.abs(part, dtype=np.float32) * (1 / math.sqrt(2)))
+            low *= 0.5  # Φ(-|x|)
+            # Φ(x) is Φ(-|x|) for x < 0 and 1 - Φ(-|x|) for x > 0: (1 + s)/2 - s·Φ(-|x|) with
+            # s = sign(x), which keeps the tail's tiny values exact (1 - (1 - Φ) would not)
+            s = np.sign(part, dtype=np.float32)
+            low *= s
+            s += 1
+            s *= 0.5
+            np.subtract(s, low, out=out[start:start + _CHUNK])
+    return out.reshape(x.shape)
+
+
+class Kept:
+    """A value a forward works out on the way that its rule needs again (GELU's Φ(x)): the
+    rule takes it once, so the graph doesn't hold it after backward (a second one recomputes)."""
+    __slots__ = ("name", "value")
+
+    def __init__(self, name):
+        self.name = name
+        self.value = None
+
+    def take(self):
+        value, self.value = self.value, None
+        return value
+
+    def __repr__(self):  # as graphs and traces show it among the node's parameters
+        return self.name
+
+
+def _gelu(x, cdf):
+    """x·Φ(x); Φ(x) is kept for the rule."""
+    cdf.value = _normal_cdf(x)
+    return (x * cdf.value).astype(x.dtype, copy=False)
+
+
+def _gelu_grad(g, ans, x, cdf):
+    """g·(Φ(x) + x·φ(x)), φ(x) = e^(-x²/2) / √(2π) the normal density."""
+    phi = cdf.take()
+    if not isinstance(x, np.ndarray):  # Tensors (create_graph): Φ as a differentiable op
+        phi = 0.5 * call(erfc, x * (-1 / math.sqrt(2)))
+    elif phi is None:
+        phi = _normal_cdf(x)
+    return g * (phi + x * np.exp(x * x * -0.5) * (1 / math.sqrt(2 * math.pi)))
+
+
+# One node, not five (mul, erfc, mul, mul, mul), for every transformer's MLP: the forward works
+# out Φ once and the rule reuses it.
+gelu = Primitive("gelu", quietly(_gelu), _gelu_grad)
 # A dtype change passes the gradient through; the engine casts it back to the input's dtype.
 cast = Primitive("cast", quietly(lambda x, dtype: x.astype(dtype)), lambda g, ans, x, dtype: g, saves=False)
 copy = Primitive("copy", np.copy, lambda g, ans, x: g, saves=False)

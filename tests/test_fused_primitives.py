@@ -1,12 +1,15 @@
 """The fused primitives behind nn (linear, softmax cross-entropy, the two BCEs): gradients of
 gradients (create_graph) against PyTorch. Their values, first gradients and gradchecks are rows
 of the op table (tests/op_cases.py, "nn primitives")."""
+import math
+
 import numpy as np
+import pytest
 import torch
 
 import scratchgrad as sg
 from scratchgrad.nn import functional as F
-from tests.helpers import close, leaf, tleaf
+from tests.helpers import SG_DTYPES, TORCH_DTYPES, close, leaf, tleaf
 
 rng = np.random.default_rng(7)
 
@@ -42,3 +45,77 @@ def test_second_derivative_of_bce_with_logits_matches_torch():
         create_graph=True)
     (th,) = torch.autograd.grad(tg.sum(), tz)
     close(h, th)
+
+
+# ---------------------------------------------------------------- GELU: one node, Φ kept for the rule
+
+def test_gelu_is_one_node_whose_rule_reuses_the_forwards_cdf():
+    x = leaf(rng.standard_normal((3, 4)))
+    y = F.gelu(x)
+    assert y.grad_fn.name() == "gelu"
+    kept = y.grad_fn.params["cdf"]
+    assert kept.value is not None
+    y.sum().backward(retain_graph=True)
+    assert kept.value is None  # used up, not held as long as the graph lives
+    first = x.grad.detach().numpy().copy()
+    y.sum().backward()  # a second backward computes Φ again
+    close(x.grad, 2 * first, 1e-12, 0)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_gelu_second_derivative_matches_torch(dtype):
+    x_np = rng.uniform(-4, 4, 20)
+    x, tx = leaf(x_np, SG_DTYPES[dtype]), tleaf(x_np, TORCH_DTYPES[dtype])
+    (g,) = sg.grad((F.gelu(x) * F.gelu(x)).sum(), x, create_graph=True)
+    (h,) = sg.grad((g * g).sum(), x)
+    tf = torch.nn.functional.gelu
+    (tg,) = torch.autograd.grad((tf(tx) * tf(tx)).sum(), tx, create_graph=True)
+    (th,) = torch.autograd.grad((tg * tg).sum(), tx)
+    tol = (1e-9, 1e-11) if dtype == "float64" else (2e-5, 2e-6)
+    close(g, tg, *tol)
+    close(h, th, *tol)
+
+
+def test_gelu_float32_over_many_chunks_is_exact_to_float32_precision():
+    """The float32 forward works through the array in chunks; values and gradients agree with
+    x·Φ(x) and Φ(x) + x·φ(x) worked out in float64 from math.erfc, the tail included (where
+    PyTorch's float64 1 + erf(x/√2) has already cancelled to 0, from x ≈ -8.3 on)."""
+    x_np = np.concatenate([rng.standard_normal(200_000) * 3,
+                           rng.uniform(-13, -3, 1000)]).astype(np.float32)
+    g_np = rng.standard_normal(x_np.shape).astype(np.float32)
+    x = sg.tensor(x_np, requires_grad=True)
+    y = F.gelu(x)
+    y.backward(sg.tensor(g_np))
+    x64 = x_np.astype(np.float64)
+    cdf = 0.5 * np.vectorize(math.erfc)(-x64 / math.sqrt(2))
+    density = np.exp(-x64 * x64 / 2) / math.sqrt(2 * math.pi)
+    assert y.dtype == sg.float32 and x.grad.dtype == sg.float32
+    body, tail = x_np > -5, x_np <= -5
+    close(y.detach().numpy()[body], (x64 * cdf)[body], 3e-6, 1e-37)
+    # In the tail, x·Φ(x) moves x² times faster than x (relatively): float32 rounding of x²/2
+    # shows up x² times larger; subnormal results keep fewer digits still.
+    close(y.detach().numpy()[tail], (x64 * cdf)[tail], 2e-5, 1e-37)
+    close(x.grad, g_np * (cdf + x64 * density), 1e-6, 1e-6)
+
+
+def test_gelu_at_the_extremes_matches_torch():
+    """gelu(±inf), NaN and ±3e38 (whose 0.5·x·2 would overflow): as PyTorch in float64."""
+    x_np = np.array([np.inf, -np.inf, np.nan, 3e38, -3e38, 0.0, -0.0], np.float32)
+    x = sg.tensor(x_np, requires_grad=True)
+    y = F.gelu(x)
+    y.sum().backward()
+    tx = torch.tensor(x_np.astype(np.float64), requires_grad=True)
+    ty = torch.nn.functional.gelu(tx)
+    ty.sum().backward()
+    close(y, ty.detach().float())
+    close(x.grad, tx.grad.float())
+
+
+@pytest.mark.parametrize("dtype", ["float16", "int64"])
+def test_gelu_of_narrow_floats_and_ints(dtype):
+    """float16 stays float16 (computed in float32); ints give float32, as 0.5 * x * ... would."""
+    x_np = np.array([-3, -1, 0, 1, 2]).astype(dtype)
+    y = F.gelu(sg.tensor(x_np))
+    want = torch.nn.functional.gelu(torch.tensor(x_np.astype(np.float64))).numpy()
+    assert y.dtype == (sg.float16 if dtype == "float16" else sg.float32)
+    close(y.detach().numpy().astype(np.float64), want, 1e-3 if dtype == "float16" else 1e-6, 1e-4)
