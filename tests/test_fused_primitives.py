@@ -119,3 +119,48 @@ def test_gelu_of_narrow_floats_and_ints(dtype):
     want = torch.nn.functional.gelu(torch.tensor(x_np.astype(np.float64))).numpy()
     assert y.dtype == (sg.float16 if dtype == "float16" else sg.float32)
     close(y.detach().numpy().astype(np.float64), want, 1e-3 if dtype == "float16" else 1e-6, 1e-4)
+
+
+# ---------------------------------------------------------------- layer_norm: one node, x̂ and 1/σ kept
+
+def test_layer_norm_is_one_node_whose_rule_reuses_the_forwards_statistics():
+    x, w, b = leaf(rng.standard_normal((2, 3, 4))), leaf(rng.standard_normal(4)), leaf(rng.standard_normal(4))
+    y = F.layer_norm(x, (4,), w, b)
+    assert y.grad_fn.name() == "layer_norm"
+    kept = y.grad_fn.params["stats"]
+    assert kept.value is not None
+    y.sum().backward(retain_graph=True)
+    assert kept.value is None
+    first = [t.grad.detach().numpy().copy() for t in (x, w, b)]
+    y.sum().backward()  # a second backward works the statistics out again
+    for t, g in zip((x, w, b), first):
+        close(t.grad, 2 * g, 1e-12, 1e-12)
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_layer_norm_second_derivatives_match_torch(affine):
+    x_np, w_np, b_np = rng.standard_normal((3, 2, 5)), rng.standard_normal((2, 5)), rng.standard_normal((2, 5))
+    x, tx = leaf(x_np), tleaf(x_np)
+    params, tparams = ([leaf(w_np), leaf(b_np)], [tleaf(w_np), tleaf(b_np)]) if affine else ([], [])
+    y = F.layer_norm(x, (2, 5), *params, eps=1e-3)
+    ty = torch.nn.functional.layer_norm(tx, (2, 5), *tparams, eps=1e-3)
+    (g,) = sg.grad((y * y * y).sum(), x, create_graph=True)
+    (tg,) = torch.autograd.grad((ty * ty * ty).sum(), tx, create_graph=True)
+    close(g, tg, 1e-9, 1e-11)
+    (g * g).sum().backward()
+    (tg * tg).sum().backward()
+    for s, t in zip([x, *params], [tx, *tparams]):
+        close(s.grad, t.grad, 1e-9, 1e-11)
+
+
+def test_layer_norm_of_float16_with_float32_parameters_as_torch():
+    """Mixed precision: a float16 input with a float32 layer gives float16, as in PyTorch."""
+    x_np = rng.standard_normal((4, 8)).astype(np.float16)
+    layer, tlayer = sg.nn.LayerNorm(8), torch.nn.LayerNorm(8)
+    x, tx = sg.tensor(x_np, requires_grad=True), torch.tensor(x_np, requires_grad=True)
+    y, ty = layer(x), tlayer(tx)
+    assert y.dtype == sg.float16 and ty.dtype == torch.float16
+    close(y.detach().numpy().astype(np.float32), ty.detach().float(), 2e-3, 2e-3)
+    y.sum().backward()
+    ty.sum().backward()
+    close(layer.weight.grad, tlayer.weight.grad, 2e-3, 2e-3)

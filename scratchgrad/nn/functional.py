@@ -113,12 +113,10 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
                          f"last dimensions of the input's shape {describe_shape(x.shape)}")
     _check_dtypes("layer_norm", x, reduced_ok=True, weight=weight, bias=bias)
     axes = tuple(range(x.ndim - len(shape), x.ndim))
-    centred = x - x.mean(axes, keepdims=True)
-    variance = (centred * centred).mean(axes, keepdims=True)
-    out = centred * (variance + eps) ** -0.5
-    if weight is not None:
-        out = out * _same_rank(weight, out).to(x.dtype)  # float16 in, float16 out
-    return out if bias is None else out + _same_rank(bias, out).to(x.dtype)
+    inputs = (x, weight, bias)
+    args = tuple(None if t is None else as_tensor(t)._data for t in inputs)
+    params = {"axes": axes, "eps": eps, "stats": P.Kept("x̂, 1/σ"), "memo": P.Memo(inputs)}
+    return apply(P.layer_norm, inputs, args, params)
 
 
 def _check_dtypes(op, x, reduced_ok=False, **parameters):
@@ -133,13 +131,6 @@ def _check_dtypes(op, x, reduced_ok=False, **parameters):
         raise DTypeError(f"{op}: the input is {x.dtype} but the {name} is {p.dtype}; they must "
                          f"have the same dtype (convert the input, e.g. x.to({p.dtype}), or the "
                          f"layer, e.g. layer.to({x.dtype}))")
-
-
-def _same_rank(parameter, x):
-    """parameter with leading 1s up to x's rank: broadcasting stays within a rank, so layers
-    never trip sg.set_broadcast_mode("raise")."""
-    parameter = as_tensor(parameter)
-    return parameter.reshape((1,) * (x.ndim - parameter.ndim) + parameter.shape)
 
 
 def embedding(indices, weight, padding_idx=None):
