@@ -791,14 +791,28 @@ def memoized(vjp):
 # mul, mean, add, pow, mul, mul, add) would be nine, with a rule that reuses the forward's x̂ and
 # 1/σ instead of differentiating through all nine.
 
-def _mean_over(v, axes):
-    """The mean over the trailing `axes`, keepdims; on arrays as a product with a vector of
-    1/n, several times faster than v.mean on short rows (NumPy's reductions loop per row)."""
+def _mean_over(v, axes, times=None):
+    """The mean of v (of v·times, if given) over the trailing `axes`, keepdims; on arrays as
+    products with a vector of 1/n or einsum's row sums, several times faster than v.mean on
+    short rows (NumPy's reductions loop per row), and with no temporary for v·times."""
     if not isinstance(v, np.ndarray):  # Tensors (create_graph)
-        return v.mean(axes, keepdims=True)
+        return (v if times is None else v * times).mean(axes, keepdims=True)
     n = math.prod(v.shape[v.ndim - len(axes):])
-    means = v.reshape(-1, n) @ np.full(n, 1 / n, dtype=v.dtype)
+    rows = v.reshape(-1, n)
+    if times is None:
+        means = rows @ np.full(n, 1 / n, dtype=v.dtype)
+    else:
+        means = np.einsum("ri,ri->r", rows, times.reshape(-1, n)) / n
     return means.reshape(v.shape[:v.ndim - len(axes)] + (1,) * len(axes))
+
+
+def _summed_to(v, like):
+    """v summed over its leading dimensions down to like's shape, as a product with a vector of
+    ones (NumPy's sum over rows is several times slower); None where like is None."""
+    if like is None:
+        return None
+    rows = v.reshape(-1, like.size)
+    return (np.ones(rows.shape[0], dtype=v.dtype) @ rows).reshape(like.shape)
 
 
 def _normalized(x, axes, eps):
@@ -807,29 +821,40 @@ def _normalized(x, axes, eps):
     if isinstance(x, np.ndarray) and x.dtype.itemsize < 4:
         x = x.astype(np.float32)
     centred = x - _mean_over(x, axes)
-    inv_std = (_mean_over(centred * centred, axes) + eps) ** -0.5
+    inv_std = (_mean_over(centred, axes, times=centred) + eps) ** -0.5
+    if isinstance(centred, np.ndarray):  # an array of our own: scaled in place
+        centred *= inv_std
+        return centred, inv_std
     return centred * inv_std, inv_std
 
 
 def _layer_norm(x, w, b, axes, eps, stats, memo):
     """x̂·w + b, in x's dtype; x̂ and 1/σ are kept for the rule."""
     stats.value = x_hat, _ = _normalized(x, axes, eps)
-    out = x_hat if w is None else x_hat * w
-    if b is not None:
-        out = out + b
+    if w is None:
+        out = x_hat if b is None else x_hat + b
+    else:
+        out = x_hat * w
+        if b is not None:
+            out += b
     return out.astype(x.dtype, copy=False)
 
 
 def _layer_norm_vjp(g, ans, x, w, b, axes, eps, stats):
-    """With gw = g·w: dx = (gw - mean(gw) - x̂·mean(gw·x̂)) / σ, dw = g·x̂, db = g (the engine
-    sums dw and db over the batch dimensions)."""
+    """With gw = g·w: dx = (gw - mean(gw) - x̂·mean(gw·x̂)) / σ, dw = Σ g·x̂, db = Σ g, the sums
+    over the batch dimensions."""
     kept = stats.take()
     if kept is None or not isinstance(x, np.ndarray):  # a second backward, or create_graph
         kept = _normalized(x, axes, eps)
     x_hat, inv_std = kept
     gw = g if w is None else g * w
-    dx = (gw - _mean_over(gw, axes) - x_hat * _mean_over(gw * x_hat, axes)) * inv_std
-    return dx, g * x_hat, g
+    mean_gw, mean_gw_x_hat = _mean_over(gw, axes), _mean_over(gw, axes, times=x_hat)
+    if not isinstance(g, np.ndarray):  # Tensors (create_graph)
+        return (gw - mean_gw - x_hat * mean_gw_x_hat) * inv_std, g * x_hat, g
+    dx = gw - mean_gw  # the same in place (LayerNorm(128) on 16·64 rows: 0.56 ms, not 0.69)
+    dx -= x_hat * mean_gw_x_hat
+    dx *= inv_std
+    return dx, _summed_to(g * x_hat, w), _summed_to(g, b)
 
 
 layer_norm = Primitive("layer_norm", quietly(_layer_norm), memoized(_layer_norm_vjp))
