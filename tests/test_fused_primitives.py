@@ -164,3 +164,18 @@ def test_layer_norm_of_float16_with_float32_parameters_as_torch():
     y.sum().backward()
     ty.sum().backward()
     close(layer.weight.grad, tlayer.weight.grad, 2e-3, 2e-3)
+
+
+def test_layer_norm_backward_needs_x_and_weight_as_they_were_but_not_bias():
+    """As PyTorch: the rule reads x and the weight (changing them in place before backward is
+    an error), never the bias."""
+    x, w, b = leaf(rng.standard_normal((3, 4))), leaf(rng.standard_normal(4)), leaf(rng.standard_normal(4))
+    y = F.layer_norm(x, (4,), w, b)
+    with sg.no_grad():
+        b.add_(1.0)
+    y.sum().backward()
+    y = F.layer_norm(x, (4,), w, b)
+    with sg.no_grad():
+        w.mul_(2.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
