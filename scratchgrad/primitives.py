@@ -379,6 +379,7 @@ class Kept:
 
 
 def _gelu_into(x, cdf, ans):
+    """cdf = Φ(x), ans = x·Φ(x), for a 1-D chunk."""
     _normal_cdf_into(x, cdf)
     np.multiply(x, cdf, out=ans)
 
