@@ -1021,11 +1021,32 @@ def _same_shapes(n):
     return S.shapes().map(lambda shape: ((shape,) * n, {}))
 
 
+@st.composite
+def _layer_norm_args(draw):
+    """x (..., *normalized) with 1 or 2 normalized dims; then a weight, or a weight and a bias."""
+    normalized = draw(S.shapes(min_dims=1, max_dims=2, min_side=1))
+    batch = draw(S.shapes(max_dims=2))
+    shapes = ((*batch, *normalized),) + (normalized,) * draw(st.integers(0, 2))
+    return shapes, {"normalized_shape": normalized, "eps": draw(st.sampled_from([1e-5, 1e-2]))}
+
+
+def _np_layer_norm(x, weight=None, bias=None, *, normalized_shape, eps):
+    axes = tuple(range(x.ndim - len(normalized_shape), x.ndim))
+    centred = x - x.mean(axis=axes, keepdims=True)
+    out = centred / np.sqrt((centred * centred).mean(axis=axes, keepdims=True) + eps)
+    return out * (1 if weight is None else weight) + (0 if bias is None else bias)
+
+
 NN = [
     # F.linear is one primitive (x Wᵀ + b), not a matmul and an add: checked here on its own.
     OpCase("F.linear", sg.nn.functional.linear, F.linear,
            lambda x, w, b=None: x @ w.T + (0 if b is None else b),
            S.linear_shapes().flatmap(_no_kwargs), (REAL,)),
+    # F.layer_norm is one primitive too, whose rule reuses the forward's x̂ and 1/σ.
+    OpCase("F.layer_norm", lambda x, *wb, normalized_shape, eps: sg.nn.functional.layer_norm(
+               x, normalized_shape, *wb, eps=eps),
+           lambda x, *wb, normalized_shape, eps: F.layer_norm(x, normalized_shape, *wb, eps=eps),
+           _np_layer_norm, _layer_norm_args(), (REAL,)),
     OpCase("F.cross_entropy (class targets)", sg.nn.functional.cross_entropy, F.cross_entropy,
            _np_cross_entropy, _class_target_args(), (REAL, CLASSES)),
     OpCase("F.cross_entropy (probabilities)", sg.nn.functional.cross_entropy, F.cross_entropy,

@@ -71,6 +71,8 @@ SDPA_CASES = {
                        "mask_shape": (1, 3, 5, 6)},
     "float-mask-grad": {"shapes": ((2, 3, 5, 4), (2, 3, 6, 4)), "mask_kind": "float-grad",
                             "mask_shape": (3, 1, 6)},
+    "float-mask-1-d-grad": {"shapes": ((2, 3, 5, 4), (2, 3, 6, 4)), "mask_kind": "float-grad",
+                            "mask_shape": (6,)},
     "gqa": {"shapes": ((2, 4, 5, 4), (2, 2, 6, 4)), "enable_gqa": True},
 }
 
@@ -106,17 +108,48 @@ def test_sdpa_gradcheck():
                         leaves)
 
 
-def test_attention_node_computes_its_rule_once_and_lets_it_go():
-    """The fused node's rules share one softmax backward (a memo), dropped after the last use."""
+def test_sdpa_is_one_node_whose_rule_reuses_the_weights_and_lets_them_go():
+    """Without dropout, softmax(Q Kᵀ·scale) V is one node: the forward's weights are kept for its
+    rule, which computes every input's gradient at once (a memo) and drops both after use."""
     q, k, v = (sg.tensor(a, requires_grad=True) for a in qkv((2, 4, 3), (2, 5, 3)))
-    out = F.scaled_dot_product_attention(q, k, v)
-    weights = out.grad_fn.inputs[0]
-    memo = weights.grad_fn.params["memo"]
+    out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    assert out.grad_fn.name() == "attention"
+    kept, memo = out.grad_fn.params["weights"], out.grad_fn.params["memo"]
+    assert kept.value is not None
     out.sum().backward(retain_graph=True)
+    assert kept.value is None and memo.grads is None and memo.g is None
+    first = [t.grad.detach().numpy().copy() for t in (q, k, v)]
+    out.sum().backward()  # a second backward computes the weights again
+    for t, g in zip((q, k, v), first):
+        np.testing.assert_allclose(t.grad.detach().numpy(), 2 * g, rtol=1e-6)
+
+
+def test_attention_weights_node_computes_its_rule_once_and_lets_it_go():
+    """The weights alone (MultiheadAttention, dropout): their rules share one softmax backward."""
+    q, k = (sg.tensor(a, requires_grad=True) for a in qkv((2, 4, 3), (2, 5, 3))[:2])
+    weights = F._attention_weights(q, k)
+    memo = weights.grad_fn.params["memo"]
+    weights.sum().backward(retain_graph=True)
     assert memo.grads is None and memo.g is None
     first = q.grad.detach().numpy().copy()
-    out.sum().backward()  # a second backward computes it again
+    weights.sum().backward()
     np.testing.assert_allclose(q.grad.detach().numpy(), 2 * first, rtol=1e-6)
+
+
+def test_sdpa_second_order_with_a_float_mask_matches_torch():
+    q, k, v = qkv((2, 3, 4), (2, 5, 4))
+    (qs, qt), (ks, kt), (vs, vt) = pair(q, "float64"), pair(k, "float64"), pair(v, "float64")
+    ms, mt = pair(np.random.default_rng(4).standard_normal((3, 5)), "float64")
+    gs = sg.grad(F.scaled_dot_product_attention(qs, ks, vs, attn_mask=ms).tanh().sum(),
+                 (ks, ms), create_graph=True)
+    gt = torch.autograd.grad(torch.nn.functional.scaled_dot_product_attention(
+        qt, kt, vt, attn_mask=mt).tanh().sum(), (kt, mt), create_graph=True)
+    for s, t in zip(gs, gt):
+        close(s, t, *TOLERANCES["float64"])
+    (gs[0] * gs[1].sum()).sum().backward()
+    (gt[0] * gt[1].sum()).sum().backward()
+    for s, t in ((qs, qt), (ks, kt), (vs, vt), (ms, mt)):
+        close(s.grad, t.grad, *TOLERANCES["float64"])
 
 
 def test_sdpa_second_order_matches_torch():

@@ -219,6 +219,20 @@ def test_repeated_index_pairs_accumulate():
     np.testing.assert_allclose(g, [[1.0, 0.0, 0.0], [0.0, 0.0, 2.0]])
 
 
+def test_gathered_rows_accumulate_as_add_at():
+    """An embedding's backward: rows picked many times by a 2-D index, -1 and n - 1 naming the
+    same row, add up as np.add.at adds them (1-D x too)."""
+    rng = np.random.default_rng(5)
+    rows = rng.integers(-7, 7, (6, 40))
+    for shape in ((7, 3), (7,)):
+        x = sg.tensor(rng.standard_normal(shape), requires_grad=True)
+        g = rng.standard_normal(rows.shape + shape[1:])
+        x[sg.tensor(rows)].backward(sg.tensor(g))
+        want = np.zeros(shape)
+        np.add.at(want, rows, g)
+        np.testing.assert_allclose(x.grad.detach().numpy(), want, rtol=1e-12)
+
+
 INDEX_FORMS = {
     "list with repeats": lambda m, x: x[[0, 0, 2]],
     "int tensor with repeats": lambda m, x: x[m.tensor([2, 0, 2, 2])],

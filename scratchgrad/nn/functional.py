@@ -113,12 +113,10 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
                          f"last dimensions of the input's shape {describe_shape(x.shape)}")
     _check_dtypes("layer_norm", x, reduced_ok=True, weight=weight, bias=bias)
     axes = tuple(range(x.ndim - len(shape), x.ndim))
-    centred = x - x.mean(axes, keepdims=True)
-    variance = (centred * centred).mean(axes, keepdims=True)
-    out = centred * (variance + eps) ** -0.5
-    if weight is not None:
-        out = out * _same_rank(weight, out).to(x.dtype)  # float16 in, float16 out
-    return out if bias is None else out + _same_rank(bias, out).to(x.dtype)
+    inputs = (x, weight, bias)
+    args = tuple(None if t is None else as_tensor(t)._data for t in inputs)
+    params = {"axes": axes, "eps": eps, "stats": P.Kept("x̂, 1/σ"), "memo": P.Memo(inputs)}
+    return apply(P.layer_norm, inputs, args, params)
 
 
 def _check_dtypes(op, x, reduced_ok=False, **parameters):
@@ -133,13 +131,6 @@ def _check_dtypes(op, x, reduced_ok=False, **parameters):
         raise DTypeError(f"{op}: the input is {x.dtype} but the {name} is {p.dtype}; they must "
                          f"have the same dtype (convert the input, e.g. x.to({p.dtype}), or the "
                          f"layer, e.g. layer.to({x.dtype}))")
-
-
-def _same_rank(parameter, x):
-    """parameter with leading 1s up to x's rank: broadcasting stays within a rank, so layers
-    never trip sg.set_broadcast_mode("raise")."""
-    parameter = as_tensor(parameter)
-    return parameter.reshape((1,) * (x.ndim - parameter.ndim) + parameter.shape)
 
 
 def embedding(indices, weight, padding_idx=None):
@@ -177,25 +168,32 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         bias, drop = _attention_mask(op, "attn_mask", attn_mask, q, k, keep_where=True)
     if is_causal:
         drop = "causal"
-    weights = _attention_weights(q, k, scale, bias, drop)
     if dropout_p > 0:
-        weights = dropout(weights, dropout_p)
-    return weights @ v
+        return dropout(_attention_weights(q, k, scale, bias, drop), dropout_p) @ v
+    inputs = (q, k, v, bias)
+    params = _attention_params(q, k, scale, drop, False) | {"weights": P.Kept("weights"),
+                                                            "memo": P.Memo(inputs)}
+    args = (q._data, k._data, v._data, None if bias is None else bias._data)
+    return apply(P.attention, inputs, args, params)
 
 
 def _attention_weights(q, k, scale=None, bias=None, drop=None, masked_rows_nan=False):
     """softmax(Q Kᵀ · scale + bias) over the keys, -inf where drop (a bool array, or "causal"):
     one fused node (primitives.attention_weights)."""
-    scale = 1 / math.sqrt(q.shape[-1]) if scale is None else scale
+    inputs = (q, k, bias)
+    params = _attention_params(q, k, scale, drop, masked_rows_nan) | {"memo": P.Memo(inputs)}
+    args = (q._data, k._data, None if bias is None else bias._data)
+    return apply(P.attention_weights, inputs, args, params)
+
+
+def _attention_params(q, k, scale, drop, masked_rows_nan):
+    """The attention primitives' constants: the -inf mask where drop, the scale (1/√E by default)."""
     if isinstance(drop, str):
         masked = _causal_mask(q.shape[-2], k.shape[-2], q.dtype)
     else:
         masked = None if drop is None else np.where(drop, -np.inf, 0).astype(q.dtype)
-    inputs = (q, k, bias)
-    params = {"masked": masked, "scale": scale, "masked_rows_nan": masked_rows_nan,
-              "memo": P.Memo(inputs)}
-    args = (q._data, k._data, None if bias is None else bias._data)
-    return apply(P.attention_weights, inputs, args, params)
+    scale = 1 / math.sqrt(q.shape[-1]) if scale is None else scale
+    return {"masked": masked, "scale": scale, "masked_rows_nan": masked_rows_nan}
 
 
 def _attention_mask(op, name, mask, q, k, keep_where):

@@ -302,7 +302,8 @@ def gelu(x, approximate="none"):
         return 0.5 * x * (1 + float_functions["tanh"](inner))
     if approximate != "none":
         raise ValueRangeError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return 0.5 * x * float_functions["erfc"](x * (-1 / math.sqrt(2)))  # Φ(x) = erfc(-x/√2)/2: exact in the tail
+    xd = x._data if x.dtype.kind == "f" else x._data.astype(dtypes.default_float)
+    return apply(P.gelu, (x,), (xd,), {"cdf": P.Kept("Φ(x)")})
 
 
 def softplus(x, beta=1.0, threshold=20.0):
