@@ -831,8 +831,8 @@ def _normalized(x, axes, eps):
 def _layer_norm(x, w, b, axes, eps, stats, memo):
     """x̂·w + b, in x's dtype; x̂ and 1/σ are kept for the rule."""
     stats.value = x_hat, _ = _normalized(x, axes, eps)
-    if w is None:
-        out = x_hat if b is None else x_hat + b
+    if w is None:  # never x̂ itself: the output may be modified in place before backward
+        out = x_hat.copy() if b is None else x_hat + b
     else:
         out = x_hat * w
         if b is not None:
@@ -940,9 +940,10 @@ def _attention(q, k, v, bias, masked, scale, masked_rows_nan, weights, memo):
     return np.swapaxes(weights.value, -1, -2) @ v
 
 
-def _attention_vjp(g, ans, q, k, v, bias, masked, scale, masked_rows_nan, weights):
+def _attention_grads(g, q, k, v, bias, masked, scale, masked_rows_nan, weights, out=None):
     """With P the weights, dS = P·(dP - Σ_keys dP·P) the softmax's rule and dP = g Vᵀ:
-    dS K·scale for Q, dSᵀ Q·scale for K, Pᵀ g for V, dS for the bias."""
+    dS K·scale for Q, dSᵀ Q·scale for K, Pᵀ g for V, dS for the bias. Σ_keys dP·P equals
+    Σ_features g·out (both are gᵀ P V per query), the cheaper form when out may be read."""
     p_t = weights.take()  # Pᵀ, (..., S, L)
     if not isinstance(g, np.ndarray):  # Tensors (create_graph): P as a differentiable op
         p = call(attention_weights, q, k, bias, masked=masked, scale=scale,
@@ -953,7 +954,10 @@ def _attention_vjp(g, ans, q, k, v, bias, masked, scale, masked_rows_nan, weight
     if p_t is None:  # a second backward
         p_t = _attention_weights_t(q, k, bias, masked, scale, masked_rows_nan)
     d_t = v @ np.swapaxes(g, -1, -2)  # dPᵀ, laid out as Pᵀ
-    d_t -= np.einsum("...sl,...sl->...l", d_t, p_t)[..., None, :]
+    if out is None:
+        d_t -= np.einsum("...sl,...sl->...l", d_t, p_t)[..., None, :]
+    else:
+        d_t -= np.einsum("...ld,...ld->...l", g, out)[..., None, :]
     d_t *= p_t  # dSᵀ
     d_q = np.swapaxes(d_t, -1, -2) @ k
     d_q *= scale
@@ -962,6 +966,20 @@ def _attention_vjp(g, ans, q, k, v, bias, masked, scale, masked_rows_nan, weight
     return d_q, d_k, p_t @ g, np.swapaxes(d_t, -1, -2)
 
 
+def _attention_vjp(g, ans, q, k, v, bias, masked, scale, masked_rows_nan, weights):
+    """The rule of PyTorch's CPU flash attention (4-D inputs, no dropout): it reads the output,
+    so modifying the output in place before backward raises, as there."""
+    return _attention_grads(g, q, k, v, bias, masked, scale, masked_rows_nan, weights, ans)
+
+
+def _attention_math_vjp(g, ans, q, k, v, bias, masked, scale, masked_rows_nan, weights):
+    """The rule of PyTorch's math attention (other shapes): it doesn't read the output."""
+    return _attention_grads(g, q, k, v, bias, masked, scale, masked_rows_nan, weights)
+
+
 # softmax(Q Kᵀ·scale) V as one node (scaled_dot_product_attention without dropout), where the
 # weights and the product would be two: its rule works in the kept weights' transposed layout.
+# Two primitives, as PyTorch has two CPU kernels that differ in what backward reads: F's
+# scaled_dot_product_attention picks the one PyTorch would.
 attention = Primitive("attention", _attention, memoized(_attention_vjp))
+attention_math = Primitive("attention", _attention, memoized(_attention_math_vjp))

@@ -1023,8 +1023,12 @@ def _same_shapes(n):
 
 @st.composite
 def _layer_norm_args(draw):
-    """x (..., *normalized) with 1 or 2 normalized dims; then a weight, or a weight and a bias."""
-    normalized = draw(S.shapes(min_dims=1, max_dims=2, min_side=1))
+    """x (..., *normalized) with 1 or 2 normalized dims; then a weight, or a weight and a bias.
+
+    Not two normalized elements: there x̂ is ±1 up to eps, and the gradient (∝ 1 - x̂²) is all
+    cancellation, off by ~1e-4 from float64's in float32 in PyTorch as here, each its own way."""
+    normalized = draw(S.shapes(min_dims=1, max_dims=2, min_side=1).filter(
+        lambda shape: math.prod(shape) != 2))
     batch = draw(S.shapes(max_dims=2))
     shapes = ((*batch, *normalized),) + (normalized,) * draw(st.integers(0, 2))
     return shapes, {"normalized_shape": normalized, "eps": draw(st.sampled_from([1e-5, 1e-2]))}

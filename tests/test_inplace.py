@@ -585,6 +585,59 @@ def detach_in_place(L):
     return a, a.requires_grad, a.grad_fn is None
 
 
+def layer_norm_output_modified(L):
+    x = L.tensor([[0.5, -1.0, 2.0, 0.25], [1.5, 0.0, -0.5, 3.0]], dtype=L.float64,
+                 requires_grad=True)
+    y = L.nn.functional.layer_norm(x, (4,))    # no weight, no bias
+    y.mul_(2)                                   # layer norm's rule doesn't read its output
+    (y * L.tensor([[1., 2., 3., 4.], [0., -1., 5., 2.]], dtype=L.float64)).sum().backward()
+    return x.grad
+
+
+def layer_norm_affine_output_modified(L):
+    x = L.tensor([[0.5, -1.0, 2.0, 0.25]], dtype=L.float64, requires_grad=True)
+    norm = L.nn.LayerNorm(4, dtype=L.float64)  # float64: float32's rounding differs
+    y = norm(x)
+    y.add_(1)
+    (y * L.tensor([[1., 2., 3., 4.]], dtype=L.float64)).sum().backward()
+    return x.grad, norm.weight.grad
+
+
+def gelu_output_modified(L):
+    x = leaf(L, [-3.0, -0.5, 0.0, 1.5])
+    y = L.nn.functional.gelu(x)
+    y.mul_(3)
+    (y * L.tensor([1., 2., 3., 4.])).sum().backward()
+    return x.grad
+
+
+def attention_output_modified(L):
+    q = L.tensor([[[0.5, -1.0], [2.0, 0.25], [1.0, 1.0]]], dtype=L.float64, requires_grad=True)
+    out = L.nn.functional.scaled_dot_product_attention(q, q * 1, q * 2, is_causal=True)
+    out.mul_(2)                                 # 3-D: PyTorch's math kernel, which doesn't
+    out.sum().backward()                        # save the output
+    return q.grad
+
+
+def attention_4d_output_modified(L):
+    q = L.tensor([[[[0.5, -1.0], [2.0, 0.25], [1.0, 1.0]]]], dtype=L.float64,
+                 requires_grad=True)
+    out = L.nn.functional.scaled_dot_product_attention(q, q * 1, q * 2, is_causal=True)
+    out.mul_(2)                                 # 4-D: PyTorch's flash kernel saves its output
+    out.sum().backward()
+    return q.grad
+
+
+def attention_4d_wider_values_output_modified(L):
+    q = L.tensor([[[[0.5, -1.0], [2.0, 0.25], [1.0, 1.0]]]], dtype=L.float64,
+                 requires_grad=True)
+    v = L.tensor([[[[1., 2., 3.], [0., -1., 1.], [2., 2., 0.5]]]], dtype=L.float64)
+    out = L.nn.functional.scaled_dot_product_attention(q, q * 1, v)
+    out.mul_(2)                                 # a value size of its own: the math kernel
+    out.sum().backward()
+    return q.grad
+
+
 SCENARIOS = [
     chunk_view_modified_in_place, split_view_used_after_base_modified,
     split_views_without_grad_can_change, detach_in_place,
@@ -607,6 +660,9 @@ SCENARIOS = [
     masked_fill_non_leaf, fill_non_leaf, copy_into_buffer, exp_then_in_place_under_no_grad,
     sqrt_in_place, sibling_view_after_base_change, integer_in_place_wrong_dtype,
     broadcast_grows_in_place, max_values_indices, max_keepdim_gradient,
+    layer_norm_output_modified, layer_norm_affine_output_modified, gelu_output_modified,
+    attention_output_modified, attention_4d_output_modified,
+    attention_4d_wider_values_output_modified,
 ]
 
 

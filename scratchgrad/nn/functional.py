@@ -174,7 +174,17 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     params = _attention_params(q, k, scale, drop, False) | {"weights": P.Kept("weights"),
                                                             "memo": P.Memo(inputs)}
     args = (q._data, k._data, v._data, None if bias is None else bias._data)
-    return apply(P.attention, inputs, args, params)
+    return apply(P.attention if _flash_shapes(q, k, v) else P.attention_math, inputs, args, params)
+
+
+def _flash_shapes(q, k, v):
+    """Whether PyTorch's CPU attention would take its flash kernel (whose backward reads the
+    output, so an in-place change to it raises there): 4-D inputs of one batch, head count and
+    head size, non-empty, each row contiguous."""
+    arrays = (q._data, k._data, v._data)
+    return (all(a.ndim == 4 and a.size and a.strides[-1] == a.itemsize for a in arrays)
+            and q.shape[:2] == k.shape[:2] == v.shape[:2]
+            and q.shape[-1] == k.shape[-1] == v.shape[-1])
 
 
 def _attention_weights(q, k, scale=None, bias=None, drop=None, masked_rows_nan=False):
