@@ -471,3 +471,22 @@ def test_backward_errors_point_at_the_backward_call():
     with pytest.raises(RuntimeError) as info:
         sg.ones(3).sum().backward()
     assert "sg.ones(3).sum().backward()" in str(info.value)
+
+
+@pytest.mark.parametrize("name, call", [
+    ("gelu", lambda L, x: L.nn.functional.gelu(x)),
+    ("gelu", lambda L, x: L.nn.functional.gelu(x, approximate="tanh")),
+    ("softplus", lambda L, x: L.nn.functional.softplus(x)),
+    ("leaky_relu", lambda L, x: L.nn.functional.leaky_relu(x)),
+    ("softmax", lambda L, x: L.softmax(x, 0)),
+    ("log_softmax", lambda L, x: L.nn.functional.log_softmax(x, 0)),
+])
+def test_ops_without_an_integer_kernel_raise_not_implemented(name, call):
+    """PyTorch has no kernel for these on integer tensors: NotImplementedError (a RuntimeError),
+    naming the op and the dtype."""
+    with pytest.raises(NotImplementedError):
+        call(torch, torch.tensor([1, -2, 3]))
+    with pytest.raises(NotImplementedError, match=f"{name}.*int64"):
+        call(sg, sg.tensor([1, -2, 3]))
+    with pytest.raises(sg.DTypeError):  # and still the dtype error it was
+        call(sg, sg.tensor([1, -2, 3]))

@@ -73,6 +73,11 @@ class DTypeError(PointsAtCaller, TypeError, RuntimeError):
     """A dtype can't be used here (e.g. an int tensor that requires grad)."""
 
 
+class DTypeNotImplementedError(DTypeError, NotImplementedError):
+    """An op has no kernel for this dtype (GELU or softmax of integers): PyTorch's
+    NotImplementedError."""
+
+
 class ValueRangeError(PointsAtCaller, ValueError, RuntimeError):
     """An op can't take these values (e.g. an integer to a negative integer power)."""
 

@@ -15,6 +15,7 @@ from scratchgrad.core.devices import check_device
 from scratchgrad.core.engine import apply, record
 from scratchgrad.core.errors import (
     DTypeError,
+    DTypeNotImplementedError,
     ShapeError,
     ValueRangeError,
     broadcast_error,
@@ -144,6 +145,15 @@ def elementwise_function(op, doc, refuse=None):
 def _dtype_clash(name, *values):
     kinds = " and ".join(str(np.result_type(v)) for v in values)
     return DTypeError(f"{name}: not defined for {kinds} operands")
+
+
+def float_only(name, x):
+    """x, if floating point; else PyTorch's NotImplementedError (it has no integer kernel for
+    GELU, softplus, leaky_relu, softmax, ...)."""
+    if x.dtype.kind != "f":
+        raise DTypeNotImplementedError(f"{name}: not implemented for {x._data.dtype} tensors; "
+                                       f"convert to floating point first, e.g. x.float()")
+    return x
 
 
 def _shape_clash(name, exc, *shapes):
@@ -290,25 +300,24 @@ def relu(x):
 
 def leaky_relu(x, negative_slope=0.01):
     """x where x > 0, else negative_slope * x."""
-    x = as_tensor(x)
+    x = float_only("leaky_relu", as_tensor(x))
     return where(x > 0, x, x * negative_slope)
 
 
 def gelu(x, approximate="none"):
     """x * Φ(x), Φ the standard normal CDF; approximate='tanh' uses PyTorch's tanh formula."""
-    x = as_tensor(x)
+    x = float_only("gelu", as_tensor(x))
     if approximate == "tanh":
         inner = math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)
         return 0.5 * x * (1 + float_functions["tanh"](inner))
     if approximate != "none":
         raise ValueRangeError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    xd = x._data if x.dtype.kind == "f" else x._data.astype(dtypes.default_float)
-    return apply(P.gelu, (x,), (xd,), {"cdf": P.Kept("Φ(x)")})
+    return apply(P.gelu, (x,), (x._data,), {"cdf": P.Kept("Φ(x)")})
 
 
 def softplus(x, beta=1.0, threshold=20.0):
     """log(1 + e^(beta x)) / beta, and x itself where beta x > threshold (PyTorch's rule)."""
-    x = as_tensor(x)
+    x = float_only("softplus", as_tensor(x))
     scaled = x * beta if beta != 1 else x
     smooth = _softplus(scaled)
     if beta != 1:

@@ -21,12 +21,12 @@ from scratchgrad.core.errors import (
 from scratchgrad.core.quiet import silenced
 from scratchgrad.core.tensor import Tensor
 from scratchgrad.ops.elementwise import (
-    _dtype_clash,
     _numeric,
     _raw,
     as_tensor,
     cast,
     exp,
+    float_only,
     log,
     maximum,
     minimum,
@@ -210,9 +210,7 @@ def logsumexp(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
 
 def softmax(x, axis=-1, *, dim=None):
     """exp(x) / Σ exp(x) along an axis, computed on x - max(x) so exp can't overflow."""
-    x = as_tensor(x)
-    if x.dtype.kind != "f":
-        raise _dtype_clash("softmax", x._data)  # as PyTorch: softmax of integers isn't defined
+    x = float_only("softmax", as_tensor(x))  # as PyTorch: softmax of integers isn't defined
     axis = normalize_axis("softmax", axis if dim is None else dim, x.ndim)
     e = exp(_shifted(x, (axis,) if x.ndim else ())[0])
     return e / sum(e, axis, keepdims=True)
@@ -224,9 +222,7 @@ def log_softmax(x, axis=-1, *, dim=None):
     Subtracting the max before the log-sum keeps float32 exact near ±1e4, where
     x - logsumexp(x) would lose digits to the large intermediate m + log Σ.
     """
-    x = as_tensor(x)
-    if x.dtype.kind != "f":
-        raise _dtype_clash("log_softmax", x._data)  # as PyTorch: log_softmax of integers isn't defined
+    x = float_only("log_softmax", as_tensor(x))  # as PyTorch: not defined for integers
     axis = normalize_axis("log_softmax", axis if dim is None else dim, x.ndim)
     shifted = _shifted(x, (axis,) if x.ndim else ())[0]
     return shifted - log(sum(exp(shifted), axis, keepdims=True))
