@@ -18,7 +18,7 @@ import string
 import numpy as np
 
 from scratchgrad.core.engine import Primitive, call, per_input
-from scratchgrad.core.errors import InPlaceError
+from scratchgrad.core.errors import GraphError, InPlaceError
 from scratchgrad.core.quiet import quietly
 
 # ---------------------------------------------------------------- arithmetic
@@ -968,8 +968,30 @@ def _attention_grads(g, q, k, v, bias, masked, scale, masked_rows_nan, weights, 
 
 def _attention_vjp(g, ans, q, k, v, bias, masked, scale, masked_rows_nan, weights):
     """The rule of PyTorch's CPU flash attention (4-D inputs, no dropout): it reads the output,
-    so modifying the output in place before backward raises, as there."""
-    return _attention_grads(g, q, k, v, bias, masked, scale, masked_rows_nan, weights, ans)
+    so modifying the output in place before backward raises, as there; and it is differentiable
+    once: with create_graph its results are linked to the graph by a node whose own derivative
+    raises, as PyTorch's does."""
+    if isinstance(g, np.ndarray):
+        return _attention_grads(g, q, k, v, bias, masked, scale, masked_rows_nan, weights, ans)
+    arrays = [None if t is None else t.detach().numpy() for t in (g, q, k, v, bias, ans)]
+    grads = _attention_grads(*arrays[:5], masked, scale, masked_rows_nan, weights, arrays[5])
+    return tuple(call(attention_backward, g, q, k, v, bias, grad=d) for d in grads)
+
+
+def _no_second_derivative(g, ans, *args, grad):
+    """not implemented: flash attention's backward is differentiable once, as in PyTorch"""
+    raise GraphError(
+        "backward: the derivative of scaled_dot_product_attention's backward is not "
+        "implemented, as in PyTorch: its CPU flash kernel (4-D query, key and value of one head "
+        "size, no dropout) is differentiable once. For higher derivatives give 3-D inputs "
+        "(batch·heads, length, head size), which take the math kernel")
+
+
+# The gradients of the flash rule under create_graph: computed, and tied to g, q, k, v and the
+# mask by a node that refuses to be differentiated.
+attention_backward = Primitive("scaled_dot_product_attention_backward",
+                               lambda g, q, k, v, bias, grad: grad,
+                               *[_no_second_derivative] * 5, saves=False)
 
 
 def _attention_math_vjp(g, ans, q, k, v, bias, masked, scale, masked_rows_nan, weights):

@@ -166,6 +166,23 @@ def test_sdpa_second_order_matches_torch():
         close(s.grad, t.grad, *TOLERANCES["float64"])
 
 
+def test_sdpa_of_4d_inputs_is_differentiable_once_as_torchs_flash_kernel():
+    """4-D inputs take PyTorch's flash kernel: its first derivative, even with create_graph,
+    but a second derivative raises (3-D inputs, above, take the math kernel's second order)."""
+    q, k, v = qkv((1, 2, 4, 3), (1, 2, 4, 3))
+    (qs, qt), (ks, kt), (vs, vt) = pair(q, "float64"), pair(k, "float64"), pair(v, "float64")
+    gs = sg.grad(F.scaled_dot_product_attention(qs, ks, vs, is_causal=True).tanh().sum(), qs,
+                 create_graph=True)[0]
+    gt = torch.autograd.grad(torch.nn.functional.scaled_dot_product_attention(
+        qt, kt, vt, is_causal=True).tanh().sum(), qt, create_graph=True)[0]
+    close(gs, gt, *TOLERANCES["float64"])
+    assert gs.requires_grad and gt.requires_grad
+    with pytest.raises(RuntimeError, match="not implemented"):
+        (gt * gt).sum().backward()
+    with pytest.raises(RuntimeError, match="scaled_dot_product_attention.*not implemented"):
+        (gs * gs).sum().backward()
+
+
 @pytest.mark.parametrize("float_mask", [False, True])
 def test_sdpa_fully_masked_row_is_zero_with_zero_gradient_as_torch(float_mask):
     q, k, v = qkv((1, 3, 4), (1, 5, 4))
