@@ -152,30 +152,32 @@ def test_sdpa_second_order_with_a_float_mask_matches_torch():
         close(s.grad, t.grad, *TOLERANCES["float64"])
 
 
-def test_sdpa_second_order_matches_torch():
-    q, k, v = qkv((2, 4, 3), (2, 4, 3))
-    (qs, qt), (ks, kt), (vs, vt) = pair(q, "float64"), pair(k, "float64"), pair(v, "float64")
+def causal_gradient_of_q(shape):
+    """d/dq of sdpa(q, k, v, is_causal).tanh().sum() with create_graph, in both libraries;
+    and the leaves, as (scratchgrad, torch) pairs."""
+    q, k, v = qkv(shape, shape)
+    leaves = pair(q, "float64"), pair(k, "float64"), pair(v, "float64")
+    (qs, qt), (ks, kt), (vs, vt) = leaves
     gs = sg.grad(F.scaled_dot_product_attention(qs, ks, vs, is_causal=True).tanh().sum(), qs,
                  create_graph=True)[0]
     gt = torch.autograd.grad(torch.nn.functional.scaled_dot_product_attention(
         qt, kt, vt, is_causal=True).tanh().sum(), qt, create_graph=True)[0]
     close(gs, gt, *TOLERANCES["float64"])
+    return gs, gt, leaves
+
+
+def test_sdpa_second_order_matches_torch():
+    gs, gt, leaves = causal_gradient_of_q((2, 4, 3))  # 3-D: PyTorch's math kernel
     (gs * gs).sum().backward()
     (gt * gt).sum().backward()
-    for s, t in ((qs, qt), (ks, kt), (vs, vt)):
+    for s, t in leaves:
         close(s.grad, t.grad, *TOLERANCES["float64"])
 
 
 def test_sdpa_of_4d_inputs_is_differentiable_once_as_torchs_flash_kernel():
     """4-D inputs take PyTorch's flash kernel: its first derivative, even with create_graph,
-    but a second derivative raises (3-D inputs, above, take the math kernel's second order)."""
-    q, k, v = qkv((1, 2, 4, 3), (1, 2, 4, 3))
-    (qs, qt), (ks, kt), (vs, vt) = pair(q, "float64"), pair(k, "float64"), pair(v, "float64")
-    gs = sg.grad(F.scaled_dot_product_attention(qs, ks, vs, is_causal=True).tanh().sum(), qs,
-                 create_graph=True)[0]
-    gt = torch.autograd.grad(torch.nn.functional.scaled_dot_product_attention(
-        qt, kt, vt, is_causal=True).tanh().sum(), qt, create_graph=True)[0]
-    close(gs, gt, *TOLERANCES["float64"])
+    but a second derivative raises."""
+    gs, gt, _ = causal_gradient_of_q((1, 2, 4, 3))
     assert gs.requires_grad and gt.requires_grad
     with pytest.raises(RuntimeError, match="not implemented"):
         (gt * gt).sum().backward()
