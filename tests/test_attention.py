@@ -98,8 +98,10 @@ def test_sdpa_matches_torch_on_drawn_shapes(batch, length, source, features, val
                  mask_shape=mask_shape, is_causal=causal)
 
 
-def test_sdpa_gradcheck():
-    q, k, v = qkv((2, 4, 3), (2, 5, 3))
+@pytest.mark.parametrize("shapes", [((2, 4, 3), (2, 5, 3)),          # 3-D: the math rule
+                                    ((1, 2, 4, 3), (1, 2, 5, 3))])   # 4-D: the flash rule
+def test_sdpa_gradcheck(shapes):
+    q, k, v = qkv(*shapes)
     leaves = [sg.tensor(a, requires_grad=True) for a in (q, k, v)]
     bias = sg.tensor(np.random.default_rng(3).standard_normal((4, 5)), requires_grad=True)
     assert sg.gradcheck(lambda q, k, v, b: F.scaled_dot_product_attention(q, k, v, attn_mask=b),

@@ -617,7 +617,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
             and target.dtype.kind in "iu" and 0 <= target._data.min()
             and target._data.max() < input.shape[1]):  # the everyday case: one node
         return apply(P.cross_entropy_mean, (input, target), (input._data, target._data),
-                     {"softmax": P.Softmax()})
+                     {"softmax": P.Kept("softmax")})
     logits = _classes_last("cross_entropy", input, target)
     n_classes = logits.shape[-1]
     picks, w = _class_weights("cross_entropy", target, n_classes, weight, ignore_index)
