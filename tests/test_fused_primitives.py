@@ -47,18 +47,18 @@ def test_second_derivative_of_bce_with_logits_matches_torch():
     close(h, th)
 
 
-# ---------------------------------------------------------------- GELU: one node, Φ kept for the rule
+# ---------------------------------------------------------------- GELU: one node, its derivative kept for the rule
 
-def test_gelu_is_one_node_whose_rule_reuses_the_forwards_cdf():
+def test_gelu_is_one_node_whose_rule_reuses_the_derivative_its_forward_worked_out():
     x = leaf(rng.standard_normal((3, 4)))
     y = F.gelu(x)
     assert y.grad_fn.name() == "gelu"
-    kept = y.grad_fn.params["cdf"]
+    kept = y.grad_fn.params["slope"]
     assert kept.value is not None
     y.sum().backward(retain_graph=True)
     assert kept.value is None  # used up, not held as long as the graph lives
     first = x.grad.detach().numpy().copy()
-    y.sum().backward()  # a second backward computes Φ again
+    y.sum().backward()  # a second backward works the derivative out again
     close(x.grad, 2 * first, 1e-12, 0)
 
 

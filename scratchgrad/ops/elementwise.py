@@ -312,7 +312,7 @@ def gelu(x, approximate="none"):
         return 0.5 * x * (1 + float_functions["tanh"](inner))
     if approximate != "none":
         raise ValueRangeError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return apply(P.gelu, (x,), (x._data,), {"cdf": P.Kept("Φ(x)")})
+    return apply(P.gelu, (x,), (x._data,), {"slope": P.Kept("Φ(x) + x·φ(x)")})
 
 
 def softplus(x, beta=1.0, threshold=20.0):
