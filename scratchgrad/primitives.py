@@ -841,15 +841,24 @@ def _layer_norm_vjp(g, ans, x, w, b, axes, eps, stats):
     if kept is None or not isinstance(x, np.ndarray):  # a second backward, or create_graph
         kept = _normalized(x, axes, eps)
     x_hat, inv_std = kept
-    gw = g if w is None else g * w
-    mean_gw, mean_gw_x_hat = _mean_over(gw, axes), _mean_over(gw, axes, times=x_hat)
     if not isinstance(g, np.ndarray):  # Tensors (create_graph)
+        gw = g if w is None else g * w
+        mean_gw, mean_gw_x_hat = _mean_over(gw, axes), _mean_over(gw, axes, times=x_hat)
         return (gw - mean_gw - x_hat * mean_gw_x_hat) * inv_std, g * x_hat, g
-    dx = gw - mean_gw  # the same in place (LayerNorm(128) on 16·64 rows: 0.56 ms, not 0.69)
-    dx -= x_hat * mean_gw_x_hat
-    dx *= inv_std
+    # On arrays, row by row: the means of g·w and g·w·x̂ are products of g's and g·x̂'s rows
+    # with w/n (no g·w·x̂ made), and g·x̂, made once for dw, takes x̂·mean(gw·x̂) afterwards.
     shape = x.shape[x.ndim - len(axes):]  # not b.shape: the rule doesn't read b (nor need it)
-    return dx, None if w is None else _summed_to(g * x_hat, shape), _summed_to(g, shape)
+    n = math.prod(shape)
+    rows = g.reshape(-1, n)
+    g_x_hat = np.multiply(rows, x_hat.reshape(-1, n), dtype=x_hat.dtype)
+    per_feature = np.full(n, 1 / n, x_hat.dtype) if w is None else w.reshape(-1) / n
+    mean_gw, mean_gw_x_hat = rows @ per_feature, g_x_hat @ per_feature
+    dw = None if w is None else _summed_to(g_x_hat, shape)
+    dx = np.array(rows, x_hat.dtype) if w is None else np.multiply(rows, w.reshape(-1), dtype=x_hat.dtype)
+    dx -= mean_gw[:, None]
+    dx -= np.multiply(x_hat.reshape(-1, n), mean_gw_x_hat[:, None], out=g_x_hat)
+    dx *= inv_std.reshape(-1, 1)
+    return dx.reshape(x.shape), dw, _summed_to(g, shape)
 
 
 layer_norm = Primitive("layer_norm", quietly(_layer_norm), memoized(_layer_norm_vjp))
