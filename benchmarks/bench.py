@@ -17,7 +17,8 @@ Workloads:
   11-12. sg.cat / sg.stack of 8,000 (3,) tensors, then .sum().backward(): backward must be
        linear in the number of inputs (it was quadratic: 6.5 s)
   13. one AdamW step of a small GPT (benchmarks/gpt.py: 4 layers, 4 heads, width 128, context 64,
-      batch 16), with the loss after 20 steps from the same weights checked to 1e-4
+      batch 16), with the loss after 20 steps from the same weights checked to 1e-4, and for
+      information the same step against PyTorch held to one thread
 
 Every timing is the best of several repeats (time.perf_counter). The script prints one table with
 absolute times, ratios and PASS/MISS per target, and checks that scratchgrad's gradients match
@@ -367,7 +368,11 @@ def bench_gpt(sg, torch, repeats):
     attention = "sdpa" if gpt.use_sdpa(sg) else "explicit attention"
     row = Row(f"13 GPT AdamW step ({attention})", "ms", sg_s * 1e3, pt_s * 1e3, None,
               f"<= {GPT_VS_TORCH}x PyTorch", sg_s <= GPT_VS_TORCH * pt_s)
-    return [row], ("GPT: loss after 20 steps (1e-4)", ok, *losses)
+    # For information: the same step against PyTorch held to one thread, as NumPy's elementwise
+    # work is (only its matrix products use more cores)
+    one = Row("13 GPT step, PyTorch on 1 thread", "ms", sg_s * 1e3,
+              gpt.torch_on_one_thread(sg, torch, repeats) * 1e3, None, "", None)
+    return [row, one], ("GPT: loss after 20 steps (1e-4)", ok, *losses)
 
 
 def print_blas_shares(rows):

@@ -123,6 +123,19 @@ def bench_gpt(sg, torch, repeats, steps=20):
     return sg_s / steps, pt_s / steps, ok, (sg_losses[-1], pt_losses[-1])
 
 
+def torch_on_one_thread(sg, torch, repeats, steps=20):
+    """PyTorch's seconds per step with one thread, as scratchgrad's elementwise work runs (NumPy's
+    ufuncs use one core; only its matrix products use two): the comparison at equal cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        data = batches(steps)
+        best = min(train(torch, models(sg, torch, use_sdpa(sg))[1], data)[0] for _ in range(repeats))
+    finally:
+        torch.set_num_threads(threads)
+    return best / steps
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20)
@@ -133,10 +146,12 @@ def main():
 
     import scratchgrad as sg
     sg_s, pt_s, ok, (sg_loss, pt_loss) = bench_gpt(sg, torch, args.repeats, args.steps)
+    one_s = torch_on_one_thread(sg, torch, args.repeats, args.steps)
     print(f"GPT step ({'sdpa' if use_sdpa(sg) else 'explicit'} attention): scratchgrad "
           f"{sg_s * 1e3:.1f} ms, PyTorch {pt_s * 1e3:.1f} ms ({torch.get_num_threads()} threads), "
           f"ratio {sg_s / pt_s:.2f}; loss after {args.steps} steps {sg_loss:.6f} vs {pt_loss:.6f} "
-          f"({'same' if ok else 'DIFFERENT'})")
+          f"({'same' if ok else 'DIFFERENT'}); PyTorch on 1 thread {one_s * 1e3:.1f} ms, "
+          f"ratio {sg_s / one_s:.2f}")
     return 0 if ok else 1
 
 
