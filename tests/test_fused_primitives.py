@@ -111,6 +111,16 @@ def test_gelu_at_the_extremes_matches_torch():
     close(x.grad, tx.grad.float())
 
 
+def test_gelu_float32_slope_at_zero_is_one_half_exactly():
+    """Φ(0) = 1/2: the float32 fit's coefficients add up to 1, so no rounding shows at 0."""
+    x_np = np.array([0.0, -0.0, 1e-30, -1e-30], np.float32)
+    x = sg.tensor(x_np, requires_grad=True)
+    F.gelu(x).sum().backward()
+    tx = torch.tensor(x_np, requires_grad=True)
+    torch.nn.functional.gelu(tx).sum().backward()
+    assert (x.grad.numpy() == 0.5).all() and (tx.grad.numpy() == 0.5).all()
+
+
 def test_gelu_of_float16_is_float16_computed_in_float32():
     x_np = np.array([-3, -1, 0, 1, 2]).astype(np.float16)
     y = F.gelu(sg.tensor(x_np))
