@@ -875,9 +875,13 @@ layer_norm = Primitive("layer_norm", quietly(_layer_norm), memoized(_layer_norm_
 # dominate on some hosts (the rule below went from 1.7 ms to 0.3 ms by making one, not four).
 
 def _keys_first(a, shape):
-    """a, broadcast to the scores' shape (..., L, S), as a view laid out like the transposed
-    scores (..., S, L)."""
-    return np.swapaxes(np.broadcast_to(a, shape[:-2] + (shape[-1], shape[-2])), -1, -2)
+    """a, laid out as the scores (..., L, S), broadcast to `shape`, the transposed scores'
+    (..., S, L). A mask of at most two dimensions (the causal one) is transposed into a
+    contiguous copy first: adding it takes 0.07 ms, the strided view 0.12 (B=16, H=4, T=64)."""
+    scores = shape[:-2] + (shape[-1], shape[-2])
+    if a.ndim <= 2:
+        return np.broadcast_to(np.ascontiguousarray(np.broadcast_to(a, scores[-2:]).T), shape)
+    return np.swapaxes(np.broadcast_to(a, scores), -1, -2)
 
 
 def _attention_weights_t(q, k, bias, masked, scale, masked_rows_nan):
