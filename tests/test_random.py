@@ -1,6 +1,7 @@
 """Randomness (API.md "The everyday PyTorch surface"): sg.Generator, generator= on the random
-factories, randint/randperm/normal/multinomial. Streams can't be PyTorch's, so these check
-determinism under a seed, independence of streams, and the distributions (chi-square)."""
+factories, randint/randperm/normal/multinomial: determinism under a seed, independence of
+streams, the distributions (chi-square) and the errors. That the numbers are PyTorch's own is
+tests/test_streams.py."""
 import numpy as np
 import pytest
 import torch

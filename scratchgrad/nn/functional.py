@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 
 from scratchgrad import convolution as C
-from scratchgrad import factories, ops
+from scratchgrad import ops, random
 from scratchgrad import primitives as P
 from scratchgrad.core import dtypes
 from scratchgrad.core.engine import apply
@@ -99,9 +99,12 @@ def dropout(x, p=0.5, training=True, inplace=False):
         raise ValueError(f"dropout: probability must be between 0 and 1, got {p}")
     if not training or p == 0:
         return x
-    keep = factories.generator().random(x.shape) >= p
-    scale = 0.0 if p == 1 else 1.0 / (1 - p)
-    mask = (keep * scale).astype(x.dtype)
+    # PyTorch's arithmetic, for its numbers: a 0/1 noise of x's dtype, divided by 1 - p
+    mask = random.bernoulli_array(x.shape, 1 - p).astype(x.dtype)
+    if p == 1:
+        mask[...] = 0
+    else:
+        mask /= x.dtype.type(1 - p)
     return inplace_ops.mul_(x, mask) if inplace else x * mask
 
 

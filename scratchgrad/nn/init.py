@@ -1,6 +1,8 @@
 """Weight initialisation, in place, with PyTorch's formulas (torch.nn.init).
 
-Every function draws from scratchgrad's generator, so sg.manual_seed makes models repeatable.
+Every function draws from scratchgrad's generator (or the sg.Generator given), so sg.manual_seed
+makes models repeatable, with PyTorch's numbers: a model built after torch.manual_seed(n) and
+one built after sg.manual_seed(n) start from the same weights.
 """
 import math
 import warnings
@@ -8,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from scratchgrad import factories
+from scratchgrad import random
 from scratchgrad.core.errors import ShapeError, describe_shape, user_stacklevel
 from scratchgrad.core.tensor import Tensor
 
@@ -55,14 +57,19 @@ def _fan(tensor: Tensor, mode: str) -> int:
     return fan_in if mode == "fan_in" else fan_out
 
 
-def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
+def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Any = None) -> Tensor:
     """Fill the tensor in place with draws from U(a, b); returns it."""
-    return _fill(tensor, factories.generator().uniform(a, b, tensor.shape))
+    return _fill(tensor, random.uniform_array(tensor.shape, _drawn(tensor), a, b, generator))
 
 
-def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
+def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Any = None) -> Tensor:
     """Fill the tensor in place with draws from N(mean, std²); returns it."""
-    return _fill(tensor, factories.generator().normal(mean, std, tensor.shape))
+    return _fill(tensor, random.normal_array(tensor.shape, _drawn(tensor), mean, std, generator))
+
+
+def _drawn(tensor: Tensor) -> Any:
+    """The dtype to draw in: the tensor's own if floating (PyTorch draws per dtype)."""
+    return tensor.dtype if np.dtype(tensor.dtype).kind == "f" else np.float64
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
@@ -80,36 +87,38 @@ def ones_(tensor: Tensor) -> Tensor:
     return constant_(tensor, 1.0)
 
 
-def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Tensor:
     """U(-a, a) with a = gain·√(6 / (fan_in + fan_out))."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
-    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
-    return uniform_(tensor, -bound, bound)
+    # worked out in PyTorch's steps: the bound is rounded to the tensor's dtype, and another
+    # order of the same arithmetic can round it to a neighbour (then every weight differs)
+    bound = math.sqrt(3.0) * (gain * math.sqrt(2.0 / float(fan_in + fan_out)))
+    return uniform_(tensor, -bound, bound, generator)
 
 
-def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Tensor:
     """N(0, σ²) with σ = gain·√(2 / (fan_in + fan_out))."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
-    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / float(fan_in + fan_out)), generator)
 
 
 def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
-                     nonlinearity: str = "leaky_relu") -> Tensor:
+                     nonlinearity: str = "leaky_relu", generator: Any = None) -> Tensor:
     """U(-b, b) with b = gain·√(3 / fan); PyTorch's Linear uses a=√5, giving b = 1/√fan_in."""
     if _is_empty(tensor):
         return tensor
     gain = calculate_gain(nonlinearity, a)
-    bound = gain * math.sqrt(3.0 / _fan(tensor, mode))
-    return uniform_(tensor, -bound, bound)
+    bound = math.sqrt(3.0) * (gain / math.sqrt(_fan(tensor, mode)))  # PyTorch's steps
+    return uniform_(tensor, -bound, bound, generator)
 
 
 def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
-                    nonlinearity: str = "leaky_relu") -> Tensor:
+                    nonlinearity: str = "leaky_relu", generator: Any = None) -> Tensor:
     """N(0, σ²) with σ = gain / √fan."""
     if _is_empty(tensor):
         return tensor
     gain = calculate_gain(nonlinearity, a)
-    return normal_(tensor, 0.0, gain / math.sqrt(_fan(tensor, mode)))
+    return normal_(tensor, 0.0, gain / math.sqrt(_fan(tensor, mode)), generator)
 
 
 def _is_empty(tensor: Tensor) -> bool:

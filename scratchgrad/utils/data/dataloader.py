@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from scratchgrad import random
 from scratchgrad.core.errors import ShapeError, describe_shape
 from scratchgrad.core.tensor import Tensor
 from scratchgrad.ops import stack
@@ -164,6 +165,13 @@ class DataLoader:
         return len(self.batch_sampler if self._auto_collation else self.sampler)
 
     def __iter__(self):
+        # PyTorch's iterator draws a seed for its workers from the generator when it starts,
+        # workers or not: drawn here too, so the global stream stays in step with PyTorch's
+        if not isinstance(self.generator, np.random.Generator):
+            random.seed_int64(self.generator)
+        return self._batches()
+
+    def _batches(self):
         if self._iterable:
             yield from self._iterate_stream()
         elif self._auto_collation:

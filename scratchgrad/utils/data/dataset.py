@@ -4,9 +4,10 @@ import itertools
 import math
 import warnings
 
+from scratchgrad import random
 from scratchgrad.core.errors import ShapeError, describe_shape
 from scratchgrad.ops import as_tensor
-from scratchgrad.utils.data.sampler import numpy_rng
+from scratchgrad.utils.data.sampler import _torch_generator
 
 
 class Dataset:
@@ -110,6 +111,6 @@ def random_split(dataset, lengths, generator=None):
         raise ValueError(f"random_split: the lengths {list(lengths)} sum to {sum(lengths)}, but "
                          f"the dataset has {n} samples (give lengths summing to {n}, or "
                          "fractions summing to 1)")
-    order = numpy_rng(generator, "random_split").permutation(n).tolist()
+    order = random.randperm(n, generator=_torch_generator(generator, "random_split")).tolist()
     ends = itertools.accumulate(lengths)
     return [Subset(dataset, order[end - length:end]) for end, length in zip(ends, lengths)]

@@ -7,15 +7,20 @@ import numpy as np
 from scratchgrad import random
 
 
-def numpy_rng(generator, where):
-    """The NumPy generator to draw from: scratchgrad's global one, or the sg.Generator's given."""
-    if isinstance(generator, np.random.Generator):  # sg.data.DataLoader(seed=...) makes one
-        return generator
+def _torch_generator(generator, where):
+    """generator (an sg.Generator, or None for the global one), checked."""
     if generator is not None and not isinstance(generator, random.Generator):
         raise TypeError(f"{where}: generator must be an sg.Generator, got "
                         f"{type(generator).__name__}")
-    # looked up at every use: sg.manual_seed reseeds the global one
-    return random.numpy_rng(generator)
+    return generator
+
+
+def _numpy_order(rng, n, num_samples, replacement):
+    """Indices drawn with a NumPy generator (what sg.data.DataLoader(seed=...) passes)."""
+    if replacement:
+        return rng.integers(n, size=num_samples).tolist()
+    whole = [i for _ in range(num_samples // n) for i in rng.permutation(n).tolist()]
+    return whole + rng.permutation(n)[:num_samples % n].tolist()
 
 
 class Sampler:
@@ -61,14 +66,23 @@ class RandomSampler(Sampler):
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
     def __iter__(self):
-        n, rng = len(self.data_source), numpy_rng(self.generator, "RandomSampler")
+        n = len(self.data_source)
+        if isinstance(self.generator, np.random.Generator):  # sg.data.DataLoader(seed=...)
+            yield from _numpy_order(self.generator, n, self.num_samples, self.replacement)
+            return
+        generator = _torch_generator(self.generator, "RandomSampler")
+        if generator is None:  # as PyTorch: a generator of its own, seeded from the global one
+            generator = random.Generator().manual_seed(random.seed_int64())
+        # PyTorch's draws, in its order (the last randperm even when it yields nothing), so a
+        # seeded program sees the same batches
         if self.replacement:
-            yield from rng.integers(n, size=self.num_samples).tolist()
+            for _ in range(self.num_samples // 32):
+                yield from random.randint(n, (32,), generator=generator).tolist()
+            yield from random.randint(n, (self.num_samples % 32,), generator=generator).tolist()
             return
         for _ in range(self.num_samples // n):
-            yield from rng.permutation(n).tolist()
-        if self.num_samples % n:
-            yield from rng.permutation(n)[:self.num_samples % n].tolist()
+            yield from random.randperm(n, generator=generator).tolist()
+        yield from random.randperm(n, generator=generator).tolist()[:self.num_samples % n]
 
     def __len__(self):
         return self.num_samples
@@ -82,8 +96,9 @@ class SubsetRandomSampler(Sampler):
         self.generator = generator
 
     def __iter__(self):
-        order = numpy_rng(self.generator, "SubsetRandomSampler").permutation(len(self.indices))
-        return (self.indices[i] for i in order.tolist())
+        generator = _torch_generator(self.generator, "SubsetRandomSampler")
+        order = random.randperm(len(self.indices), generator=generator).tolist()
+        return (self.indices[i] for i in order)
 
     def __len__(self):
         return len(self.indices)
@@ -109,9 +124,9 @@ class WeightedRandomSampler(Sampler):
         self.generator = generator
 
     def __iter__(self):
-        rng = numpy_rng(self.generator, "WeightedRandomSampler")
-        return iter(rng.choice(len(self.weights), size=self.num_samples, replace=self.replacement,
-                               p=self.weights / self.weights.sum()).tolist())
+        generator = _torch_generator(self.generator, "WeightedRandomSampler")
+        return iter(random.multinomial(self.weights, self.num_samples, self.replacement,
+                                       generator=generator).tolist())
 
     def __len__(self):
         return self.num_samples
