@@ -43,6 +43,7 @@ from scratchgrad.core.gradmode import (
     no_grad,
     set_grad_enabled,
 )
+from scratchgrad.core.printing import set_printoptions
 from scratchgrad.core.tensor import Size, Tensor, from_numpy
 from scratchgrad.debug.anomaly import detect_anomaly
 from scratchgrad.debug.broadcasting import (
@@ -182,6 +183,7 @@ __all__ = [
     "seed",
     "set_broadcast_mode",
     "set_grad_enabled",
+    "set_printoptions",
     "set_rng_state",
     "short",
     "tensor",

@@ -20,6 +20,7 @@ from scratchgrad.core.errors import (
     describe_shape,
     user_stacklevel,
 )
+from scratchgrad.core.printing import tensor_text
 from scratchgrad.core.quiet import silenced
 
 
@@ -181,10 +182,13 @@ class Tensor:
         return np.array(array, dtype=dtype, copy=True if copy is None and dtype is None else copy)
 
     def __format__(self, spec):
-        """f"{t:.3f}" formats a one-element tensor like its number, as in PyTorch."""
-        if spec and self._data.size == 1:
+        """f"{t}" and f"{t:.3f}" of a 0-d tensor format its number, as in PyTorch; other tensors
+        take no format spec."""
+        if self.ndim == 0:
             return format(self.item(), spec)
-        return format(repr(self), spec)
+        if spec:
+            raise TypeError("unsupported format string passed to Tensor.__format__")
+        return repr(self)
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
@@ -225,17 +229,19 @@ class Tensor:
         return (self[i] for i in range(self.shape[0]))
 
     def __repr__(self):
-        body = np.array2string(np.asarray(self._data), separator=", ", prefix="tensor(")
-        extras = []
-        if self._data.size == 0 and self.ndim > 1:  # "[]" alone would hide the shape
-            extras.append(f"size={describe_shape(self.shape)}")
-        if self.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool_):
-            extras.append(f"dtype={self.dtype}")
+        suffixes = []
+        if self._data.size == 0:  # "[]" alone would hide the shape, and the dtype of an integer
+            if self.ndim != 1:
+                suffixes.append(f"size={describe_shape(self.shape)}")
+            if self.dtype != dtypes.float32:
+                suffixes.append(f"dtype={self.dtype}")
+        elif self.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool_):
+            suffixes.append(f"dtype={self.dtype}")
         if self.grad_fn is not None:
-            extras.append(f"grad_fn={self.grad_fn!r}")
+            suffixes.append(f"grad_fn={self.grad_fn!r}")
         elif self.requires_grad:
-            extras.append("requires_grad=True")
-        return "tensor(" + ", ".join([body] + extras) + ")"
+            suffixes.append("requires_grad=True")
+        return tensor_text(np.asarray(self._data), suffixes)
 
     def __str__(self):
         return repr(self)  # looked up at call time, so subclasses (Parameter) print their own
