@@ -1,6 +1,8 @@
 """A PyTorch-style program (tests/programs/char_transformer.py: a char-level transformer with a
 Dataset, a DataLoader, AdamW, OneCycleLR, gradient clipping, a checkpoint and sampling) runs
-unchanged under `scratchgrad run`, and prints the same losses as under PyTorch itself."""
+unchanged under `scratchgrad run`, and prints the same losses as under PyTorch itself: from
+weights copied over, and from nothing but the same seed (PyTorch's random streams: initial
+weights, shuffled batches, dropout masks and the sampled text all alike)."""
 import os
 import re
 import subprocess
@@ -51,3 +53,17 @@ def test_the_program_runs_unchanged_and_matches_pytorch(tmp_path):
         assert a == pytest.approx(e, rel=1e-4, abs=1e-7), f"step {step}: {a} vs {e}"
     assert "checkpoint ok" in ours and "sample: " in ours
     assert (tmp_path / "sg.safetensors").is_file()
+
+
+@pytest.mark.skipif(not DATA.is_file(), reason="no tinyshakespeare.txt in $SCRATCHGRAD_DATA")
+def test_the_same_seed_gives_pytorchs_run_with_shuffling_and_dropout(tmp_path):
+    common = [str(PROGRAM), "--data", str(DATA), "--steps", str(STEPS), "--dropout", "0.1"]
+    theirs = run([sys.executable, *common, "--checkpoint", "torch.pt"], tmp_path)
+    ours = run([sys.executable, "-m", "scratchgrad", "run", *common, "--checkpoint",
+                "sg.safetensors"], tmp_path)
+    expected, actual = numbers(theirs), numbers(ours)
+    assert len(actual) == len(expected) == STEPS
+    for step, (a, e) in enumerate(zip(actual, expected)):
+        assert a == pytest.approx(e, rel=1e-4, abs=1e-7), f"step {step}: {a} vs {e}"
+    sample = [line for line in theirs.splitlines() if line.startswith("sample: ")]
+    assert sample and sample[0] in ours.splitlines()
