@@ -144,9 +144,11 @@ def uniform_array(shape, dtype=dtypes.default_float, low=0.0, high=1.0, generato
     return streams.uniform(_generator(generator), shape, dtype, low, high)
 
 
-def normal_array(shape, dtype=dtypes.default_float, mean=0.0, std=1.0, generator=None):
-    """A NumPy array of `shape` and float `dtype`, normal with the given mean and std."""
-    return streams.normal(_generator(generator), shape, dtype, mean, std)
+def normal_array(shape, dtype=dtypes.default_float, mean=0.0, std=1.0, generator=None,
+                 serial=False):
+    """A NumPy array of `shape` and float `dtype`, normal with the given mean and std (serial:
+    drawn as PyTorch fills a tensor that isn't contiguous)."""
+    return streams.normal(_generator(generator), shape, dtype, mean, std, serial)
 
 
 def bernoulli_array(shape, p, generator=None):

@@ -5,14 +5,15 @@ PyTorch's CPU generator is the Mersenne Twister (MT19937) seeded with the seed's
 NumPy has the same engine, and this module puts PyTorch's transforms on top of its 32-bit
 outputs (what each is, was read off PyTorch 2.13's results; tests/test_streams.py checks them):
 
-- uniform: the low 24 bits of one output over 2^24 for float32 (11 for float16), and the low 53
-  bits of two outputs (first << 32 | second) over 2^53 for float64; then x·(high - low) + low;
+- uniform: the low 24 bits of one output over 2^24 (float32, float16), and the low 53 bits of
+  two outputs (first << 32 | second) over 2^53 for float64; then x·(high - low) + low;
 - normal, 16 or more elements: every element uniform first, then Box-Muller on each block of
   16 (element j and j + 8 from u1 = 1 - u[j], u2 = u[j + 8]), the last 16 redrawn when 16 does
   not divide the size; float32 works in float32 with the Cephes-style log and sincos of the
   AVX2 kernel PyTorch runs on x86 (reproduced step by step below);
-- normal, fewer than 16 elements: one double Box-Muller pair per two elements, the second kept
-  for the next draw (the generator's cached normal);
+- normal, fewer than 16 elements (or into a tensor that isn't contiguous): one double
+  Box-Muller pair per two elements, the second kept for the next draw (the generator's cached
+  normal);
 - integers: output mod range (two outputs as one 64-bit number from a range of 2^28 on);
 - randperm: a forward Fisher-Yates shuffle, swap i with i + output mod (n - i);
 - exponential: -log(1 - u) of a 53-bit uniform; bernoulli(p): 53-bit uniform < p;
@@ -51,11 +52,10 @@ def random64(gen, n):
 
 
 def _unit(gen, n, dtype):
-    """n uniform numbers on [0, 1) as float64, with as many random bits as dtype's mantissa."""
+    """n uniform numbers on [0, 1) as float64: 53 random bits for float64, else float32's 24."""
     if dtype == np.float64:
         return (random64(gen, n) & np.uint64((1 << 53) - 1)).astype(np.float64) * 2.0**-53
-    digits = 11 if dtype == np.float16 else 24
-    return (random32(gen, n) & np.uint64((1 << digits) - 1)).astype(np.float64) * 2.0**-digits
+    return (random32(gen, n) & np.uint64((1 << 24) - 1)).astype(np.float64) * 2.0**-24
 
 
 def uniform(gen, shape, dtype, low=0.0, high=1.0):
@@ -66,11 +66,14 @@ def uniform(gen, shape, dtype, low=0.0, high=1.0):
     return (x * (high - low) + low).astype(dtype).reshape(shape)
 
 
-def normal(gen, shape, dtype, mean=0.0, std=1.0):
-    """Normal samples, in PyTorch's order and arithmetic (see the module's docstring)."""
+def normal(gen, shape, dtype, mean=0.0, std=1.0, serial=False):
+    """Normal samples, in PyTorch's order and arithmetic (see the module's docstring); serial:
+    one pair at a time whatever the size, as PyTorch fills a tensor that isn't contiguous.
+    (float16 draws in float32 and rounds, which is close to PyTorch's half arithmetic but not
+    always the same number.)"""
     dtype = np.dtype(dtype)
     n = math.prod(shape)
-    if n < 16:
+    if n < 16 or serial:
         return (_normal_doubles(gen, n) * std + mean).astype(dtype).reshape(shape)
     if dtype == np.float64:
         data = _unit(gen, n, dtype)

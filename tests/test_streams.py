@@ -235,3 +235,23 @@ def test_a_seeded_training_run_gives_pytorchs_losses():
                 losses.append(loss.item())
         return losses
     np.testing.assert_allclose(run(sg), run(torch), rtol=1e-5, atol=1e-6)
+
+
+def test_float16_uniforms_and_fills_of_views_are_pytorchs():
+    """float16 takes float32's 24 random bits; a view that isn't contiguous is filled in the
+    order of its memory, normals one pair at a time (PyTorch's serial kernel)."""
+    both(3)
+    same(sg.rand(40, dtype=sg.float16), torch.rand(40, dtype=torch.float16))
+    ours, theirs = sg.empty(8, 40), torch.empty(8, 40)
+    ours.T.normal_()
+    theirs.T.normal_()
+    ours.T.uniform_(-1, 2)
+    theirs.T.uniform_(-1, 2)
+    ours[:, ::2].normal_(0.5, 2.0)
+    theirs[:, ::2].normal_(0.5, 2.0)
+    same(ours, theirs)
+    ours, theirs = sg.empty(4, 5, 6), torch.empty(4, 5, 6)
+    ours.permute(2, 0, 1).uniform_()
+    theirs.permute(2, 0, 1).uniform_()
+    same(ours, theirs)
+    in_step()

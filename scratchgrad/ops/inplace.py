@@ -336,14 +336,27 @@ def copy_(x, src):
 
 def uniform_(x, a=0.0, b=1.0, *, generator=None):
     """Every element drawn uniformly from [a, b), in place (from an sg.Generator if given)."""
-    values = random.uniform_array(x.shape, x.dtype, a, b, generator=generator)
+    values = _in_memory_order(x, lambda shape, serial: random.uniform_array(
+        shape, x.dtype, a, b, generator=generator))
     return in_place("uniform_", x, _overwrite, Tensor._wrap(values))
 
 
 def normal_(x, mean=0.0, std=1.0, *, generator=None):
     """Every element drawn from N(mean, std²), in place (from an sg.Generator if given)."""
-    values = random.normal_array(x.shape, x.dtype, mean, std, generator=generator)
+    values = _in_memory_order(x, lambda shape, serial: random.normal_array(
+        shape, x.dtype, mean, std, generator=generator, serial=serial))
     return in_place("normal_", x, _overwrite, Tensor._wrap(values))
+
+
+def _in_memory_order(x, draw):
+    """draw(shape, serial) laid out over x as PyTorch fills it: a view that isn't contiguous (a
+    transposed weight, say) takes its numbers in the order of its memory, one at a time."""
+    data = x._data
+    if data.flags.c_contiguous:
+        return draw(data.shape, False)
+    order = sorted(range(data.ndim), key=lambda axis: -abs(data.strides[axis]))
+    drawn = draw(tuple(data.shape[axis] for axis in order), True)
+    return np.transpose(drawn, np.argsort(order))
 
 
 def _unary(name, op):
