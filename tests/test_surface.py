@@ -442,6 +442,21 @@ def test_cumsum_dtypes_match_torch(values, dtype):
     assert sg.cumsum(sg.tensor(2.5), 0).shape == ()
 
 
+@pytest.mark.parametrize("values", [[1, 2], [True, False], [1.5, -2.0]])
+@pytest.mark.parametrize("dtype", ["int32", "int64", "float32", "float64"])
+def test_cumsum_dtype_argument_is_the_result_dtype_like_torch(values, dtype):
+    got = sg.cumsum(sg.tensor(values), 0, dtype=getattr(sg, dtype))
+    want = torch.cumsum(torch.tensor(values), 0, dtype=getattr(torch, dtype))
+    close(got, want)
+
+
+def test_cumsum_to_bool_is_refused_like_torch():
+    with pytest.raises(NotImplementedError):
+        torch.cumsum(torch.tensor([True]), 0, dtype=torch.bool)
+    with pytest.raises(NotImplementedError, match="cumsum: not implemented for a bool result"):
+        sg.cumsum(sg.tensor([True]), 0, dtype=sg.bool)
+
+
 @pytest.mark.parametrize("call, match", [
     (lambda: sg.roll(sg.ones(2, 3), (1, 1), 0), "roll: shifts and dims must have the same length"),
     (lambda: sg.flip(sg.ones(2, 3), (0, -2)), r"flip: dims \(0, -2\) repeat a dimension"),
@@ -576,9 +591,14 @@ def test_integer_division_by_zero_raises(op):
         op(sg.tensor([1, 0]))
 
 
-def test_bool_floor_divide_is_refused_like_torch():
-    with pytest.raises(TypeError, match="floor_divide: not defined for bool and bool"):
-        sg.tensor([True]) // sg.tensor([True])
+@pytest.mark.parametrize("op, name", [(lambda a, b: a // b, "floor_divide"),
+                                      (lambda a, b: a % b, "remainder"), (lambda a, b: a ** b, "pow")])
+def test_bool_floor_divide_is_refused_like_torch(op, name):
+    """PyTorch has no bool kernel for these: its NotImplementedError (a RuntimeError)."""
+    with pytest.raises(NotImplementedError):
+        op(torch.tensor([True]), torch.tensor([True]))
+    with pytest.raises(NotImplementedError, match=f"{name}: not defined for bool and bool"):
+        op(sg.tensor([True]), sg.tensor([True]))
 
 
 def test_floor_divide_gradient_is_zero():
@@ -611,9 +631,14 @@ def test_special_values_match_torch(name):
 
 def test_rounding_of_bools_and_int_decimals():
     assert sg.sign(sg.tensor([True, False])).tolist() == [True, False]
-    with pytest.raises(TypeError, match="floor: not defined for bool"):
-        sg.floor(sg.tensor([True]))
-    with pytest.raises(TypeError, match="round: decimals=1 needs a floating-point tensor"):
+    for name in ("floor", "ceil", "round", "abs"):  # no bool kernel: NotImplementedError
+        with pytest.raises(NotImplementedError):
+            getattr(torch, name)(torch.tensor([True]))
+        with pytest.raises(NotImplementedError, match=f"{name}: not defined for bool"):
+            getattr(sg, name)(sg.tensor([True]))
+    with pytest.raises(NotImplementedError):
+        torch.round(torch.tensor([1, 2]), decimals=1)
+    with pytest.raises(NotImplementedError, match="round: decimals=1 needs a floating-point tensor"):
         sg.round(sg.tensor([1, 2]), decimals=1)
 
 
@@ -655,7 +680,8 @@ def test_histc_edge_cases_match_torch():
 
 
 @pytest.mark.parametrize("values, kwargs, error, match", [
-    ([1, 2], {}, TypeError, "histc: input must be a floating-point tensor"),
+    ([1, 2], {}, NotImplementedError, "histc: input must be a floating-point tensor"),
+    ([True], {}, NotImplementedError, "histc: input must be a floating-point tensor"),
     ([1.0, 2.0], {"min": 3, "max": 1}, RuntimeError, "histc: max must be larger than min"),
     ([1.0, 2.0], {"bins": 0}, RuntimeError, "histc: bins must be positive"),
     ([1.0, float("nan")], {}, RuntimeError, "histc: the range .* is not finite"),

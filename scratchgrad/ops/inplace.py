@@ -336,12 +336,14 @@ def copy_(x, src):
 
 def uniform_(x, a=0.0, b=1.0, *, generator=None):
     """Every element drawn uniformly from [a, b), in place (from an sg.Generator if given)."""
+    random.float_dtype("uniform_", x.dtype)
     values = random.uniform_array(x.shape, x.dtype, a, b, generator=generator)
     return in_place("uniform_", x, _overwrite, Tensor._wrap(values))
 
 
 def normal_(x, mean=0.0, std=1.0, *, generator=None):
     """Every element drawn from N(mean, std²), in place (from an sg.Generator if given)."""
+    random.float_dtype("normal_", x.dtype)
     values = random.normal_array(x.shape, x.dtype, mean, std, generator=generator)
     return in_place("normal_", x, _overwrite, Tensor._wrap(values))
 
