@@ -114,6 +114,14 @@ def test_to_refuses_other_devices(device):
         sg.ones(2).to(device, sg.float64)
 
 
+@pytest.mark.parametrize("name", ["foo", "float32"])
+def test_to_takes_a_string_as_a_device_name_like_torch(name):
+    with pytest.raises(RuntimeError):
+        torch.ones(2).to(name)
+    with pytest.raises(RuntimeError, match=f"unknown device type '{name}'"):
+        sg.ones(2).to(name)
+
+
 def test_as_tensor_dtype_like_torch():
     x = sg.ones(2)
     assert sg.as_tensor(x) is x and sg.as_tensor(x, dtype=sg.float32) is x
@@ -300,6 +308,8 @@ def test_masked_fill_value_kinds_match_torch():
      r"masked_fill: value must be a number or a 0-d tensor, got a tensor of shape \(1,\)"),
     (lambda: sg.tensor([1, 2]).masked_fill(sg.ones(2, dtype=sg.bool), float("-inf")), RuntimeError,
      "masked_fill: value -inf can't be stored in a int64 tensor"),
+    (lambda: sg.ones(2).masked_fill(sg.ones(2, dtype=sg.bool), "1"), TypeError,
+     "masked_fill: value must be a number or a 0-d tensor, got str '1'"),
 ])
 def test_masked_fill_errors(call, error, match):
     with pytest.raises(error, match=match):
@@ -317,6 +327,8 @@ def test_masked_fill_errors(call, error, match):
     (lambda: sg.ones(2, 3).gather(0, sg.tensor([[0, 1, 1, 0]])), RuntimeError,
      r"larger than the input, of shape \(2, 3\), in dimension 1"),
     (lambda: sg.ones(3).gather(0, sg.tensor([0.0])), TypeError, "gather: index must be a tensor of int64"),
+    (lambda: sg.ones(3).gather(0, sg.tensor([0], dtype=sg.int16)), RuntimeError,
+     "gather: index must be a tensor of int64 or int32, got int16"),
     (lambda: sg.zeros(3).scatter_add(0, sg.tensor([0]), sg.tensor([1])), TypeError,
      "scatter_add: src must have the input's dtype float32, got int64"),
     (lambda: sg.zeros(3).scatter_add(0, sg.tensor([3]), sg.ones(1)), IndexError,
@@ -325,7 +337,7 @@ def test_masked_fill_errors(call, error, match):
      r"larger than the src, of shape \(1,\)"),
     (lambda: sg.arange(6).index_select(0, sg.tensor([6])), IndexError,
      "index_select: index 6 is out of range for dimension 0 of size 6"),
-    (lambda: sg.arange(6).index_select(0, sg.tensor([[1]])), RuntimeError, "index_select: index must be 1-D"),
+    (lambda: sg.arange(6).index_select(0, sg.tensor([[1]])), IndexError, "index_select: index must be 1-D"),
     (lambda: sg.arange(6).index_select(0, sg.tensor([1.0])), TypeError, "int64 or int32"),
     (lambda: sg.ones(2).gather(2, sg.tensor([0])), IndexError, "gather: axis 2 is out of range"),
     (lambda: sg.tensor(3.0).index_select(0, sg.tensor([0, 0])), RuntimeError,
@@ -335,6 +347,21 @@ def test_index_op_errors(call, error, match):
     """Clear errors naming the op, the index and the shapes (PyTorch raises for all of these)."""
     with pytest.raises(error, match=match):
         call()
+
+
+@pytest.mark.parametrize("name", ["gather", "scatter_add", "index_select"])
+def test_int32_indices_work_like_torch(name):
+    calls = {"gather": lambda lib, x, i: lib.gather(x, 1, i),
+             "scatter_add": lambda lib, x, i: lib.scatter_add(x, 1, i, x[:, :2] * 10),
+             "index_select": lambda lib, x, i: lib.index_select(x, 1, i[0])}
+    index = [[2, 0], [1, 1]]
+    x, t = leaf(np.arange(6.0).reshape(2, 3)), tleaf(np.arange(6.0).reshape(2, 3))
+    got = calls[name](sg, x, sg.tensor(index, dtype=sg.int32))
+    want = calls[name](torch, t, torch.tensor(index, dtype=torch.int32))
+    close(got, want)
+    got.sum().backward()
+    want.sum().backward()
+    close(x.grad, t.grad)
 
 
 def test_scatter_add_with_a_larger_src():
@@ -420,6 +447,15 @@ def test_topk_and_einsum_refuse_bools_like_torch():
         sg.topk(sg.tensor([True, False]), 1)
     with pytest.raises(TypeError, match="einsum: bool operands"):
         sg.einsum("i,i->", sg.tensor([True]), sg.tensor([True]))
+
+
+@pytest.mark.parametrize("k", [2.0, True, "1"])
+def test_topk_k_must_be_an_int_like_torch(k):
+    with pytest.raises(TypeError):
+        torch.topk(torch.tensor([1.0, 2.0]), k)
+    with pytest.raises(TypeError, match="topk: k must be an int"):
+        sg.topk(sg.tensor([1.0, 2.0]), k)
+    assert sg.topk(sg.tensor([1.0, 2.0]), sg.tensor(1)).values.tolist() == [2.0]
 
 
 @pytest.mark.parametrize("k", [3, -1])

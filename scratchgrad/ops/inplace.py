@@ -307,6 +307,16 @@ def masked_fill_(x, mask, value):
     return in_place("masked_fill_", x, lambda t, v: ops.where(mask, v, t), value)
 
 
+def twin(name, op):
+    """The in-place method `name` of the out-of-place op(x, *args, **kwargs) (x.tril_(1),
+    x.scatter_add_(1, index, src)); tensors among args that require grad join the graph."""
+    def method(x, *args, **kwargs):
+        return in_place(name, x, lambda t, *rest: op(t, *rest, **kwargs), *args)
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"x = {op.__name__}(x, ...), in place."
+    return method
+
+
 def fill_(x, value):
     """Every element = value, in place."""
     if isinstance(value, Tensor) and value.ndim != 0:
@@ -365,9 +375,10 @@ methods = {
 }
 for _name in ("neg", "abs", "relu", *ops.float_functions):
     methods[_name + "_"] = _unary(_name + "_", getattr(ops, _name))
-for _name in ("floor", "ceil", "round", "trunc"):
+for _name in ("floor", "ceil", "trunc"):
     if hasattr(rounding, _name):
         methods[_name + "_"] = _unary(_name + "_", getattr(rounding, _name))
+methods["round_"] = twin("round_", rounding.round)  # round_(decimals=1)
 methods["clamp_min_"] = clamp_min_
 methods["clamp_max_"] = clamp_max_
 del _name
