@@ -261,6 +261,61 @@ def test_inference_mode_as_context_and_decorators():
     assert sg.is_grad_enabled() and (x * 2).requires_grad
 
 
+def _grad_modes_of_generators_and_plain_calls(L):
+    """Grad modes seen inside generator functions under the decorators, and around a plain
+    set_grad_enabled(False) call, as a list to compare with PyTorch's."""
+    out = []
+    @L.no_grad()
+    def g1(x):
+        for i in range(2):
+            got = yield (x * 2).requires_grad, L.is_grad_enabled()
+            out.append(("sent", got))
+        return "done"
+    x = L.ones(1, requires_grad=True)
+    gen = g1(x)
+    out.append(next(gen)); out.append(L.is_grad_enabled())
+    out.append(gen.send(5)); out.append(L.is_grad_enabled())
+    try:
+        gen.send(6)
+    except StopIteration as e:
+        out.append(e.value)
+    @L.inference_mode()
+    def g2():
+        try:
+            yield L.is_grad_enabled()
+        except ValueError:
+            yield ("caught", L.is_grad_enabled())
+    gen = g2(); out.append(next(gen)); out.append(gen.throw(ValueError())); gen.close()
+    @L.no_grad
+    def g3():
+        yield L.is_grad_enabled()
+    out.append(list(g3()))
+    @L.enable_grad()
+    def g4():
+        yield L.is_grad_enabled()
+    with L.no_grad():
+        out.append(list(g4()))
+    L.set_grad_enabled(False); out.append(L.is_grad_enabled()); L.set_grad_enabled(True); out.append(L.is_grad_enabled())
+    with L.set_grad_enabled(False):
+        out.append(L.is_grad_enabled())
+    out.append(L.is_grad_enabled())
+    @L.set_grad_enabled(False)
+    def f(): return L.is_grad_enabled()
+    out.append(L.is_grad_enabled()); out.append(f()); out.append(L.is_grad_enabled())
+    with L.no_grad():
+        with L.set_grad_enabled(True):
+            out.append(L.is_grad_enabled())
+        out.append(L.is_grad_enabled())
+    return out
+
+
+def test_grad_mode_decorators_on_generators_and_set_grad_enabled_calls_match_torch():
+    """Each step of a decorated generator runs in the mode (PyTorch's decorators wrap them), and
+    sg.set_grad_enabled(False) as a plain call switches at once."""
+    assert _grad_modes_of_generators_and_plain_calls(sg) == _grad_modes_of_generators_and_plain_calls(torch)
+    assert sg.is_grad_enabled()
+
+
 # ---------------------------------------------------------------- tril, triu, masked_fill
 
 def test_tril_triu_keep_dtype_and_refuse_1d():
