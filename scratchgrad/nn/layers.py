@@ -8,7 +8,7 @@ from scratchgrad.core.errors import ArgumentError, ValueRangeError
 from scratchgrad.nn import functional as F
 from scratchgrad.nn import init
 from scratchgrad.nn.module import Module, Parameter, new_parameter
-from scratchgrad.ops import flatten
+from scratchgrad.ops import as_tensor, flatten
 
 
 def check_sizes(layer, **sizes):
@@ -52,7 +52,8 @@ class Linear(Module):
 class Embedding(Module):
     """A lookup table of num_embeddings vectors of size embedding_dim, initialised N(0, 1)."""
 
-    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, dtype=None):
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, dtype=None, _weight=None,
+                 _freeze=False):
         super().__init__()
         check_sizes("Embedding", num_embeddings=num_embeddings, embedding_dim=embedding_dim)
         if padding_idx is not None:
@@ -62,10 +63,24 @@ class Embedding(Module):
             padding_idx %= num_embeddings
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.padding_idx = padding_idx
+        if _weight is not None:  # from_pretrained's: used as is (shared), no padding row zeroed
+            self.weight = Parameter(_weight, requires_grad=not _freeze)
+            return
         self.weight = new_parameter(num_embeddings, embedding_dim, dtype=dtype)
         init.normal_(self.weight)
         if padding_idx is not None:
             self.weight._data[padding_idx] = 0
+
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None):
+        """An Embedding whose weight is the 2-D `embeddings` (sharing its memory), frozen
+        (requires_grad False) unless freeze=False, as torch.nn.Embedding.from_pretrained."""
+        embeddings = as_tensor(embeddings)
+        if embeddings.ndim != 2:  # PyTorch asserts this
+            raise ArgumentError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape "
+                                f"{tuple(embeddings.shape)}")
+        rows, cols = embeddings.shape
+        return cls(rows, cols, padding_idx, _weight=embeddings, _freeze=freeze)
 
     def forward(self, indices):
         return F.embedding(indices, self.weight, self.padding_idx)
