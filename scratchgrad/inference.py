@@ -3,10 +3,9 @@
 PyTorch also marks the tensors made inside as "inference tensors" that can never join a graph;
 scratchgrad has no such tensors (they are ordinary tensors that don't require grad).
 """
-import functools
 import threading
 
-from scratchgrad.core.gradmode import grad_mode
+from scratchgrad.core.gradmode import grad_mode, wrap_in_mode
 
 
 class _InferenceState(threading.local):
@@ -39,12 +38,7 @@ class inference_mode:
 
     def __call__(self, fn):
         mode = self.mode
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with inference_mode(mode):
-                return fn(*args, **kwargs)
-        return wrapper
+        return wrap_in_mode(fn, lambda: inference_mode(mode))
 
 
 def is_inference_mode_enabled():

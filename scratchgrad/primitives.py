@@ -704,11 +704,12 @@ scatter_add = Primitive("scatter_add", _scatter_add,
 
 
 def _cumsum(x, axis, reverse):
-    """Running sums along axis (from the far end when reverse)."""
+    """Running sums along axis (from the far end when reverse), in x's dtype (NumPy would
+    widen int32 to int64; the op widens first where PyTorch does)."""
     with np.errstate(over="ignore", invalid="ignore"):  # sums past the range are ±inf (or nan)
         if not reverse:
-            return np.cumsum(x, axis=axis)
-        return np.flip(np.cumsum(np.flip(x, axis), axis=axis), axis)
+            return np.cumsum(x, axis=axis, dtype=x.dtype)
+        return np.flip(np.cumsum(np.flip(x, axis), axis=axis, dtype=x.dtype), axis)
 
 
 # The gradient of a running sum is the running sum of g taken from the other end.

@@ -20,6 +20,7 @@ from scratchgrad.core import dtypes
 from scratchgrad.core.devices import check_device, cpu
 from scratchgrad.core.errors import (
     DTypeError,
+    DTypeNotImplementedError,
     ShapeError,
     ValueRangeError,
     check_sizes,
@@ -46,7 +47,9 @@ class Generator:
         """Restart the stream from seed (any int; negatives wrap as in PyTorch); returns self."""
         is_int = isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)
         if not is_int and not (isinstance(seed, Tensor) and seed.ndim == 0 and seed.dtype.kind in "iu"):
-            raise TypeError(f"manual_seed: the seed must be an int, got {seed!r}")
+            # PyTorch: a RuntimeError for a float, the ValueError of int() for a string
+            error = ValueRangeError if isinstance(seed, str) else DTypeError
+            raise error(f"manual_seed: the seed must be an int, got {seed!r}")
         seed = int(seed)
         if not -2**63 <= seed < _SEED_RANGE:
             raise ValueRangeError(f"manual_seed: seed {seed} is out of range "
@@ -163,10 +166,12 @@ def seed_int64(generator=None):
 
 # ---------------------------------------------------------------- the random factories
 
-def _float_dtype(name, dtype):
+def float_dtype(name, dtype):
+    """dtype (float32 when None), if floating point; else PyTorch's NotImplementedError (it has
+    no integer kernel for uniform or normal draws)."""
     dtype = dtypes.default_float if dtype is None else dtypes.as_dtype(dtype)
     if dtype.kind != "f":
-        raise DTypeError(f"{name}: needs a floating-point dtype, got {dtype}")
+        raise DTypeNotImplementedError(f"{name}: needs a floating-point dtype, got {dtype}")
     return dtype
 
 
@@ -180,7 +185,7 @@ def _finish(array, requires_grad):
 def rand(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False):
     """Uniform on [0, 1): rand(2, 3), rand((2, 3)) or rand(size=(2, 3))."""
     check_device("rand", device)
-    dtype = _float_dtype("rand", dtype)
+    dtype = float_dtype("rand", dtype)
     shape = check_sizes("rand", sizes if size is None else (size,))
     return _finish(uniform_array(shape, dtype, generator=generator), requires_grad)
 
@@ -188,7 +193,7 @@ def rand(*sizes, size=None, generator=None, dtype=None, device=None, requires_gr
 def randn(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False):
     """Standard normal: randn(2, 3), randn((2, 3)) or randn(size=(2, 3))."""
     check_device("randn", device)
-    dtype = _float_dtype("randn", dtype)
+    dtype = float_dtype("randn", dtype)
     shape = check_sizes("randn", sizes if size is None else (size,))
     return _finish(normal_array(shape, dtype, generator=generator), requires_grad)
 
@@ -247,7 +252,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
                             "e.g. sg.normal(0.0, 1.0, size=(3,))")
         if std < 0:
             raise ValueRangeError(f"normal: std must be >= 0, got {std}")
-        dtype = _float_dtype("normal", dtype)
+        dtype = float_dtype("normal", dtype)
         array = normal_array(check_sizes("normal", (size,)), dtype, mean, std, generator)
         return _finish(array, requires_grad)
     mean, std = as_tensor(mean), as_tensor(std)

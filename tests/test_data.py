@@ -3,6 +3,8 @@ import sys
 
 import numpy as np
 import pytest
+import torch
+import torch.utils.data
 
 import scratchgrad as sg
 from scratchgrad.data import DataLoader, TensorDataset, load_digits, make_xor
@@ -33,11 +35,16 @@ def test_tensor_dataset_indexing():
 
 
 def test_tensor_dataset_shape_errors():
-    with pytest.raises(ValueError, match=r"dimension 0 .* shapes \(3, 2\), \(4,\)"):
+    """Clear messages, with PyTorch's error types (its assertion, or an IndexError)."""
+    with pytest.raises(AssertionError):
+        torch.utils.data.TensorDataset(torch.zeros(3, 2), torch.zeros(4))
+    with pytest.raises(AssertionError, match=r"dimension 0 .* shapes \(3, 2\), \(4,\)"):
         TensorDataset(np.zeros((3, 2)), np.zeros(4))
-    with pytest.raises(ValueError, match=r"shapes \(\)"):
+    with pytest.raises(IndexError):
+        torch.utils.data.TensorDataset(torch.tensor(1.0))
+    with pytest.raises(IndexError, match=r"shapes \(\)"):
         TensorDataset(sg.tensor(1.0))
-    with pytest.raises(ValueError, match="at least one tensor"):
+    with pytest.raises(IndexError, match="at least one tensor"):
         TensorDataset()
 
 

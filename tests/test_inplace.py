@@ -638,6 +638,18 @@ def attention_4d_wider_values_output_modified(L):
     return q.grad
 
 
+def round_decimals_tril_triu_scatter_add_in_place(L):
+    a = leaf(L, [[1.25, -2.5], [3.5, 4.75]])
+    src = leaf(L, [[1., 2.], [3., 4.]])
+    b = a * 2
+    b.round_(decimals=1)
+    c = (a * 3).tril_(-1) + (a * 5).triu_(1)
+    d = (a * 7).scatter_add_(1, L.tensor([[0, 0], [1, 1]]), src * 3)
+    (b * L.tensor([[1., 2.], [3., 4.]])).sum().backward(retain_graph=True)
+    ((c + d) * L.tensor([[1., 2.], [3., 4.]])).sum().backward()
+    return b, c, d, a.grad, src.grad
+
+
 SCENARIOS = [
     chunk_view_modified_in_place, split_view_used_after_base_modified,
     split_views_without_grad_can_change, detach_in_place,
@@ -662,7 +674,7 @@ SCENARIOS = [
     broadcast_grows_in_place, max_values_indices, max_keepdim_gradient,
     layer_norm_output_modified, layer_norm_affine_output_modified, gelu_output_modified,
     attention_output_modified, attention_4d_output_modified,
-    attention_4d_wider_values_output_modified,
+    attention_4d_wider_values_output_modified, round_decimals_tril_triu_scatter_add_in_place,
 ]
 
 

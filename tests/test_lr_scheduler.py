@@ -99,11 +99,13 @@ def test_state_dict_round_trip_resumes_the_schedule(scheduler, options):
     assert first + run(opt, sched, steps=20)[1:] == straight
 
 
-def test_state_dict_keys_match_torch():
-    keys = [set(make(lib, "SGD", "StepLR", {"step_size": 3})[1].state_dict())
-            for lib in (sg, torch)]
-    assert {"base_lrs", "last_epoch", "_step_count", "_last_lr", "step_size", "gamma"} <= keys[0]
-    assert keys[0] <= keys[1]
+@pytest.mark.parametrize(("scheduler", "options"),
+                         CASES + [("LambdaLR", {"lr_lambda": lambda e: 0.9 ** e})],
+                         ids=lambda v: v if isinstance(v, str) else None)
+def test_state_dict_keys_match_torch(scheduler, options):
+    keys = [set(make(lib, "SGD", scheduler, options)[1].state_dict()) for lib in (sg, torch)]
+    assert {"base_lrs", "last_epoch", "_step_count", "_last_lr"} <= keys[0]
+    assert keys[0] == keys[1]
 
 
 def test_lambda_lr_state_dict_keeps_callable_objects_state():

@@ -680,6 +680,24 @@ def test_embedding_init_zeroes_padding_row():
     assert np.all(emb.weight.detach().numpy()[[0, 1, 3]] != 0)
 
 
+@pytest.mark.parametrize("freeze", [True, False])
+def test_embedding_from_pretrained_like_torch(freeze):
+    table = np.arange(6.0).reshape(3, 2)
+    weights = sg.tensor(table)
+    emb = sg.nn.Embedding.from_pretrained(weights, freeze=freeze, padding_idx=1)
+    temb = torch.nn.Embedding.from_pretrained(torch.tensor(table), freeze=freeze, padding_idx=1)
+    assert emb.weight.requires_grad == temb.weight.requires_grad == (not freeze)
+    assert emb.padding_idx == temb.padding_idx == 1
+    indices = [[0, 1], [2, 1]]
+    close(emb(sg.tensor(indices)), temb(torch.tensor(indices)))  # padding row kept as is
+    weights[0, 0] = 9.0  # the table is shared, not copied (as in PyTorch)
+    assert emb.weight[0, 0].item() == 9.0
+    with pytest.raises(AssertionError):
+        torch.nn.Embedding.from_pretrained(torch.ones(3))
+    with pytest.raises(AssertionError, match="embeddings must be 2-D"):
+        sg.nn.Embedding.from_pretrained(sg.ones(3))
+
+
 @pytest.mark.parametrize("bad", [[0, 4], [-1], [[1, 2], [7, 0]]])
 def test_embedding_index_out_of_range_raises_index_error(bad):
     with pytest.raises(IndexError):

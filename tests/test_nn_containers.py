@@ -181,6 +181,74 @@ def test_buffers_in_state_dict_not_in_parameters():
     assert not any(p.requires_grad for p in net.requires_grad_(False).parameters())
 
 
+def _list_edits(lib, cls):
+    """Append, extend, insert, set, delete, pop, slice and add on a Sequential or ModuleList:
+    the (name, type) of the modules after each step, and the error types of bad edits."""
+    nn = lib.nn
+
+    def names(m):
+        return [(k, type(v).__name__) for k, v in m._modules.items()]
+
+    modules = [nn.Linear(1, 1), nn.ReLU()]
+    m = nn.Sequential(*modules) if cls == "Sequential" else nn.ModuleList(modules)
+    m.append(nn.Tanh())
+    m.extend([nn.Sigmoid()])
+    m.insert(0, nn.Identity())
+    out = [names(m)]
+    m.insert(2, nn.Tanh())
+    m[1] = nn.GELU()
+    m[-1] = nn.ReLU()
+    out.append(names(m))
+    del m[0]
+    out.append(names(m))
+    del m[1:3]
+    out += [names(m), type(m.pop(0)).__name__, names(m), names(m[0:2]), type(m[0:2]).__name__,
+            type(m[-1]).__name__, names(m + m)]
+    m += getattr(nn, cls)(*([nn.Tanh()] if cls == "Sequential" else [[nn.Tanh()]]))
+    out += [names(m), [n for n, _ in m.named_parameters()]]
+    for bad in (lambda: m[10], lambda: m.__setitem__(10, nn.ReLU()), lambda: m.__delitem__(-10),
+                lambda: m.append(3), lambda: m.extend(nn.Linear(1, 1)), lambda: m + [nn.ReLU()]):
+        try:
+            bad()
+            out.append("ok")
+        except Exception as exc:  # noqa: BLE001 (the error's type is what is compared)
+            out.append(type(exc).__name__)
+    return out
+
+
+@pytest.mark.parametrize("cls", ["Sequential", "ModuleList"])
+def test_sequential_and_module_list_edit_like_python_lists_as_torch(cls):
+    assert _list_edits(sg, cls) == _list_edits(torch, cls)
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.nn.Linear(1, 1).register_buffer("weight", lib.ones(1)),
+    lambda lib: lib.nn.Module().register_buffer("a.b", lib.ones(1)),
+    lambda lib: lib.nn.Module().register_buffer("", lib.ones(1)),
+    lambda lib: lib.nn.Module().register_buffer("a", 3),
+    lambda lib: lib.nn.Module().register_buffer(3, lib.ones(1)),
+    lambda lib: lib.nn.ModuleDict({1: lib.nn.ReLU()}),
+    lambda lib: lib.nn.ModuleDict({"a.b": lib.nn.ReLU()}),
+    lambda lib: lib.nn.ModuleDict({"forward": lib.nn.ReLU()}),
+    lambda lib: lib.nn.Module().add_module("a", 3),
+    lambda lib: lib.nn.Linear(1, 1).add_module("weight", lib.nn.ReLU()),
+])
+def test_bad_buffer_and_module_names_raise_like_torch(call):
+    with pytest.raises(Exception) as want:
+        call(torch)
+    with pytest.raises(type(want.value)):
+        call(sg)
+
+
+def test_buffers_and_modules_can_be_registered_again():
+    m = sg.nn.Module()
+    m.register_buffer("a", sg.ones(1))
+    m.register_buffer("a", sg.zeros(1))
+    m.register_module("b", sg.nn.ReLU())
+    m.add_module("b", sg.nn.Tanh())
+    assert m.a.tolist() == [0.0] and type(m.b).__name__ == "Tanh"
+
+
 # ---------------------------------------------------------------- gradient clipping
 
 def grads_pair(seed=0, scale=1.0):

@@ -44,6 +44,26 @@ def test_generator_seeds_like_torch():
     assert sg.Generator().manual_seed(123).initial_seed() == 123
 
 
+@pytest.mark.parametrize("seed", [3.0, "a"])
+def test_manual_seed_refuses_what_torch_refuses(seed):
+    with pytest.raises(Exception) as want:
+        torch.Generator().manual_seed(seed)
+    with pytest.raises(type(want.value), match="manual_seed: the seed must be an int"):
+        sg.Generator().manual_seed(seed)
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.rand(2, dtype=lib.int64), lambda lib: lib.randn(2, dtype=lib.int64),
+    lambda lib: lib.zeros(2, dtype=lib.int64).uniform_(), lambda lib: lib.zeros(2, dtype=lib.int64).normal_(),
+    lambda lib: lib.zeros(2, dtype=lib.bool).normal_(),
+])
+def test_float_draws_into_integers_are_not_implemented_like_torch(call):
+    with pytest.raises(NotImplementedError):
+        call(torch)
+    with pytest.raises(NotImplementedError, match="needs a floating-point dtype"):
+        call(sg)
+
+
 def test_generator_seed_is_fresh_and_recorded():
     g = sg.Generator()
     s1, s2 = g.seed(), g.seed()

@@ -188,7 +188,7 @@ def test_state_dict_loads_into_torch_model(tmp_path):
     x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
     layer = net._modules["0"]
     expected = x @ layer.weight.detach().numpy().T + layer.bias.detach().numpy()
-    np.testing.assert_allclose(model(torch.from_numpy(x)).detach().numpy(), expected, rtol=1e-6)
+    np.testing.assert_allclose(model(torch.from_numpy(x)).detach().numpy(), expected, rtol=1e-6, atol=1e-6)
 
 
 # ---------------------------------------------------------------- what save refuses

@@ -114,6 +114,14 @@ def test_to_refuses_other_devices(device):
         sg.ones(2).to(device, sg.float64)
 
 
+@pytest.mark.parametrize("name", ["foo", "float32"])
+def test_to_takes_a_string_as_a_device_name_like_torch(name):
+    with pytest.raises(RuntimeError):
+        torch.ones(2).to(name)
+    with pytest.raises(RuntimeError, match=f"unknown device type '{name}'"):
+        sg.ones(2).to(name)
+
+
 def test_as_tensor_dtype_like_torch():
     x = sg.ones(2)
     assert sg.as_tensor(x) is x and sg.as_tensor(x, dtype=sg.float32) is x
@@ -253,6 +261,61 @@ def test_inference_mode_as_context_and_decorators():
     assert sg.is_grad_enabled() and (x * 2).requires_grad
 
 
+def _grad_modes_of_generators_and_plain_calls(L):
+    """Grad modes seen inside generator functions under the decorators, and around a plain
+    set_grad_enabled(False) call, as a list to compare with PyTorch's."""
+    out = []
+    @L.no_grad()
+    def g1(x):
+        for i in range(2):
+            got = yield (x * 2).requires_grad, L.is_grad_enabled()
+            out.append(("sent", got))
+        return "done"
+    x = L.ones(1, requires_grad=True)
+    gen = g1(x)
+    out.append(next(gen)); out.append(L.is_grad_enabled())
+    out.append(gen.send(5)); out.append(L.is_grad_enabled())
+    try:
+        gen.send(6)
+    except StopIteration as e:
+        out.append(e.value)
+    @L.inference_mode()
+    def g2():
+        try:
+            yield L.is_grad_enabled()
+        except ValueError:
+            yield ("caught", L.is_grad_enabled())
+    gen = g2(); out.append(next(gen)); out.append(gen.throw(ValueError())); gen.close()
+    @L.no_grad
+    def g3():
+        yield L.is_grad_enabled()
+    out.append(list(g3()))
+    @L.enable_grad()
+    def g4():
+        yield L.is_grad_enabled()
+    with L.no_grad():
+        out.append(list(g4()))
+    L.set_grad_enabled(False); out.append(L.is_grad_enabled()); L.set_grad_enabled(True); out.append(L.is_grad_enabled())
+    with L.set_grad_enabled(False):
+        out.append(L.is_grad_enabled())
+    out.append(L.is_grad_enabled())
+    @L.set_grad_enabled(False)
+    def f(): return L.is_grad_enabled()
+    out.append(L.is_grad_enabled()); out.append(f()); out.append(L.is_grad_enabled())
+    with L.no_grad():
+        with L.set_grad_enabled(True):
+            out.append(L.is_grad_enabled())
+        out.append(L.is_grad_enabled())
+    return out
+
+
+def test_grad_mode_decorators_on_generators_and_set_grad_enabled_calls_match_torch():
+    """Each step of a decorated generator runs in the mode (PyTorch's decorators wrap them), and
+    sg.set_grad_enabled(False) as a plain call switches at once."""
+    assert _grad_modes_of_generators_and_plain_calls(sg) == _grad_modes_of_generators_and_plain_calls(torch)
+    assert sg.is_grad_enabled()
+
+
 # ---------------------------------------------------------------- tril, triu, masked_fill
 
 def test_tril_triu_keep_dtype_and_refuse_1d():
@@ -300,6 +363,8 @@ def test_masked_fill_value_kinds_match_torch():
      r"masked_fill: value must be a number or a 0-d tensor, got a tensor of shape \(1,\)"),
     (lambda: sg.tensor([1, 2]).masked_fill(sg.ones(2, dtype=sg.bool), float("-inf")), RuntimeError,
      "masked_fill: value -inf can't be stored in a int64 tensor"),
+    (lambda: sg.ones(2).masked_fill(sg.ones(2, dtype=sg.bool), "1"), TypeError,
+     "masked_fill: value must be a number or a 0-d tensor, got str '1'"),
 ])
 def test_masked_fill_errors(call, error, match):
     with pytest.raises(error, match=match):
@@ -317,6 +382,8 @@ def test_masked_fill_errors(call, error, match):
     (lambda: sg.ones(2, 3).gather(0, sg.tensor([[0, 1, 1, 0]])), RuntimeError,
      r"larger than the input, of shape \(2, 3\), in dimension 1"),
     (lambda: sg.ones(3).gather(0, sg.tensor([0.0])), TypeError, "gather: index must be a tensor of int64"),
+    (lambda: sg.ones(3).gather(0, sg.tensor([0], dtype=sg.int16)), RuntimeError,
+     "gather: index must be a tensor of int64 or int32, got int16"),
     (lambda: sg.zeros(3).scatter_add(0, sg.tensor([0]), sg.tensor([1])), TypeError,
      "scatter_add: src must have the input's dtype float32, got int64"),
     (lambda: sg.zeros(3).scatter_add(0, sg.tensor([3]), sg.ones(1)), IndexError,
@@ -325,7 +392,7 @@ def test_masked_fill_errors(call, error, match):
      r"larger than the src, of shape \(1,\)"),
     (lambda: sg.arange(6).index_select(0, sg.tensor([6])), IndexError,
      "index_select: index 6 is out of range for dimension 0 of size 6"),
-    (lambda: sg.arange(6).index_select(0, sg.tensor([[1]])), RuntimeError, "index_select: index must be 1-D"),
+    (lambda: sg.arange(6).index_select(0, sg.tensor([[1]])), IndexError, "index_select: index must be 1-D"),
     (lambda: sg.arange(6).index_select(0, sg.tensor([1.0])), TypeError, "int64 or int32"),
     (lambda: sg.ones(2).gather(2, sg.tensor([0])), IndexError, "gather: axis 2 is out of range"),
     (lambda: sg.tensor(3.0).index_select(0, sg.tensor([0, 0])), RuntimeError,
@@ -335,6 +402,21 @@ def test_index_op_errors(call, error, match):
     """Clear errors naming the op, the index and the shapes (PyTorch raises for all of these)."""
     with pytest.raises(error, match=match):
         call()
+
+
+@pytest.mark.parametrize("name", ["gather", "scatter_add", "index_select"])
+def test_int32_indices_work_like_torch(name):
+    calls = {"gather": lambda lib, x, i: lib.gather(x, 1, i),
+             "scatter_add": lambda lib, x, i: lib.scatter_add(x, 1, i, x[:, :2] * 10),
+             "index_select": lambda lib, x, i: lib.index_select(x, 1, i[0])}
+    index = [[2, 0], [1, 1]]
+    x, t = leaf(np.arange(6.0).reshape(2, 3)), tleaf(np.arange(6.0).reshape(2, 3))
+    got = calls[name](sg, x, sg.tensor(index, dtype=sg.int32))
+    want = calls[name](torch, t, torch.tensor(index, dtype=torch.int32))
+    close(got, want)
+    got.sum().backward()
+    want.sum().backward()
+    close(x.grad, t.grad)
 
 
 def test_scatter_add_with_a_larger_src():
@@ -422,6 +504,15 @@ def test_topk_and_einsum_refuse_bools_like_torch():
         sg.einsum("i,i->", sg.tensor([True]), sg.tensor([True]))
 
 
+@pytest.mark.parametrize("k", [2.0, True, "1"])
+def test_topk_k_must_be_an_int_like_torch(k):
+    with pytest.raises(TypeError):
+        torch.topk(torch.tensor([1.0, 2.0]), k)
+    with pytest.raises(TypeError, match="topk: k must be an int"):
+        sg.topk(sg.tensor([1.0, 2.0]), k)
+    assert sg.topk(sg.tensor([1.0, 2.0]), sg.tensor(1)).values.tolist() == [2.0]
+
+
 @pytest.mark.parametrize("k", [3, -1])
 def test_topk_k_out_of_range(k):
     with pytest.raises(RuntimeError):
@@ -440,6 +531,21 @@ def test_cumsum_dtypes_match_torch(values, dtype):
     assert got.tolist() == want.tolist() and str(got.dtype) == str(want.dtype)[6:]
     assert sg.cumsum(sg.tensor(values), 0, dtype=sg.float64).dtype == sg.float64
     assert sg.cumsum(sg.tensor(2.5), 0).shape == ()
+
+
+@pytest.mark.parametrize("values", [[1, 2], [True, False], [1.5, -2.0]])
+@pytest.mark.parametrize("dtype", ["int32", "int64", "float32", "float64"])
+def test_cumsum_dtype_argument_is_the_result_dtype_like_torch(values, dtype):
+    got = sg.cumsum(sg.tensor(values), 0, dtype=getattr(sg, dtype))
+    want = torch.cumsum(torch.tensor(values), 0, dtype=getattr(torch, dtype))
+    close(got, want)
+
+
+def test_cumsum_to_bool_is_refused_like_torch():
+    with pytest.raises(NotImplementedError):
+        torch.cumsum(torch.tensor([True]), 0, dtype=torch.bool)
+    with pytest.raises(NotImplementedError, match="cumsum: not implemented for a bool result"):
+        sg.cumsum(sg.tensor([True]), 0, dtype=sg.bool)
 
 
 @pytest.mark.parametrize("call, match", [
@@ -576,9 +682,14 @@ def test_integer_division_by_zero_raises(op):
         op(sg.tensor([1, 0]))
 
 
-def test_bool_floor_divide_is_refused_like_torch():
-    with pytest.raises(TypeError, match="floor_divide: not defined for bool and bool"):
-        sg.tensor([True]) // sg.tensor([True])
+@pytest.mark.parametrize("op, name", [(lambda a, b: a // b, "floor_divide"),
+                                      (lambda a, b: a % b, "remainder"), (lambda a, b: a ** b, "pow")])
+def test_bool_floor_divide_is_refused_like_torch(op, name):
+    """PyTorch has no bool kernel for these: its NotImplementedError (a RuntimeError)."""
+    with pytest.raises(NotImplementedError):
+        op(torch.tensor([True]), torch.tensor([True]))
+    with pytest.raises(NotImplementedError, match=f"{name}: not defined for bool and bool"):
+        op(sg.tensor([True]), sg.tensor([True]))
 
 
 def test_floor_divide_gradient_is_zero():
@@ -611,9 +722,14 @@ def test_special_values_match_torch(name):
 
 def test_rounding_of_bools_and_int_decimals():
     assert sg.sign(sg.tensor([True, False])).tolist() == [True, False]
-    with pytest.raises(TypeError, match="floor: not defined for bool"):
-        sg.floor(sg.tensor([True]))
-    with pytest.raises(TypeError, match="round: decimals=1 needs a floating-point tensor"):
+    for name in ("floor", "ceil", "round", "abs"):  # no bool kernel: NotImplementedError
+        with pytest.raises(NotImplementedError):
+            getattr(torch, name)(torch.tensor([True]))
+        with pytest.raises(NotImplementedError, match=f"{name}: not defined for bool"):
+            getattr(sg, name)(sg.tensor([True]))
+    with pytest.raises(NotImplementedError):
+        torch.round(torch.tensor([1, 2]), decimals=1)
+    with pytest.raises(NotImplementedError, match="round: decimals=1 needs a floating-point tensor"):
         sg.round(sg.tensor([1, 2]), decimals=1)
 
 
@@ -655,7 +771,8 @@ def test_histc_edge_cases_match_torch():
 
 
 @pytest.mark.parametrize("values, kwargs, error, match", [
-    ([1, 2], {}, TypeError, "histc: input must be a floating-point tensor"),
+    ([1, 2], {}, NotImplementedError, "histc: input must be a floating-point tensor"),
+    ([True], {}, NotImplementedError, "histc: input must be a floating-point tensor"),
     ([1.0, 2.0], {"min": 3, "max": 1}, RuntimeError, "histc: max must be larger than min"),
     ([1.0, 2.0], {"bins": 0}, RuntimeError, "histc: bins must be positive"),
     ([1.0, float("nan")], {}, RuntimeError, "histc: the range .* is not finite"),

@@ -1,7 +1,12 @@
 """nn.MultiheadAttention, with PyTorch's arguments, parameter names, masks and outputs."""
 
 from scratchgrad.core import dtypes
-from scratchgrad.core.errors import ShapeError, ValueRangeError, describe_shape
+from scratchgrad.core.errors import (
+    ArgumentError,
+    ShapeError,
+    ValueRangeError,
+    describe_shape,
+)
 from scratchgrad.nn import functional as F
 from scratchgrad.nn import init
 from scratchgrad.nn.layers import Linear
@@ -22,9 +27,9 @@ class MultiheadAttention(Module):
         if embed_dim <= 0 or num_heads <= 0:
             raise ValueRangeError(f"MultiheadAttention: embed_dim and num_heads must be greater "
                                   f"than 0, got embed_dim={embed_dim} and num_heads={num_heads}")
-        if embed_dim % num_heads:
-            raise ValueRangeError(f"MultiheadAttention: embed_dim ({embed_dim}) must be divisible "
-                                  f"by num_heads ({num_heads})")
+        if embed_dim % num_heads:  # PyTorch asserts this
+            raise ArgumentError(f"MultiheadAttention: embed_dim ({embed_dim}) must be divisible "
+                                f"by num_heads ({num_heads})")
         if add_bias_kv or add_zero_attn:
             raise NotImplementedError("MultiheadAttention: add_bias_kv and add_zero_attn are not "
                                       "supported by scratchgrad")

@@ -32,7 +32,7 @@ class ModuleDict(Module):
     def __setitem__(self, key, module):
         if not isinstance(module, Module):
             raise TypeError(f"ModuleDict: {type(module).__name__} is not a Module subclass")
-        self.add_module(str(key), module)
+        self.add_module(key, module)
 
     def __delitem__(self, key):
         del self._modules[key]

@@ -1,5 +1,6 @@
 """Layers as Modules, with PyTorch's constructor arguments and default initialisation."""
 import math
+import operator
 from collections import OrderedDict
 
 from scratchgrad import factories
@@ -7,7 +8,7 @@ from scratchgrad.core.errors import ArgumentError, ValueRangeError
 from scratchgrad.nn import functional as F
 from scratchgrad.nn import init
 from scratchgrad.nn.module import Module, Parameter, new_parameter
-from scratchgrad.ops import flatten
+from scratchgrad.ops import as_tensor, flatten
 
 
 def check_sizes(layer, **sizes):
@@ -51,7 +52,8 @@ class Linear(Module):
 class Embedding(Module):
     """A lookup table of num_embeddings vectors of size embedding_dim, initialised N(0, 1)."""
 
-    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, dtype=None):
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, dtype=None, _weight=None,
+                 _freeze=False):
         super().__init__()
         check_sizes("Embedding", num_embeddings=num_embeddings, embedding_dim=embedding_dim)
         if padding_idx is not None:
@@ -61,10 +63,24 @@ class Embedding(Module):
             padding_idx %= num_embeddings
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.padding_idx = padding_idx
+        if _weight is not None:  # from_pretrained's: used as is (shared), no padding row zeroed
+            self.weight = Parameter(_weight, requires_grad=not _freeze)
+            return
         self.weight = new_parameter(num_embeddings, embedding_dim, dtype=dtype)
         init.normal_(self.weight)
         if padding_idx is not None:
             self.weight._data[padding_idx] = 0
+
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None):
+        """An Embedding whose weight is the 2-D `embeddings` (sharing its memory), frozen
+        (requires_grad False) unless freeze=False, as torch.nn.Embedding.from_pretrained."""
+        embeddings = as_tensor(embeddings)
+        if embeddings.ndim != 2:  # PyTorch asserts this
+            raise ArgumentError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape "
+                                f"{tuple(embeddings.shape)}")
+        rows, cols = embeddings.shape
+        return cls(rows, cols, padding_idx, _weight=embeddings, _freeze=freeze)
 
     def forward(self, indices):
         return F.embedding(indices, self.weight, self.padding_idx)
@@ -222,7 +238,66 @@ class LogSoftmax(Module):
         return f"dim={self.dim}"
 
 
-class Sequential(Module):
+class _Numbered(Module):
+    """What Sequential and ModuleList share: modules by position (negative counts from the end),
+    replaced, deleted, inserted, popped and concatenated as in PyTorch, where deleting or
+    inserting numbers the modules 0, 1, ... again."""
+
+    def _key(self, index):
+        n = len(self._modules)
+        i = operator.index(index)
+        if not -n <= i < n:
+            raise IndexError(f"{type(self).__name__}: index {i} is out of range for {n} modules")
+        return list(self._modules)[i % n]
+
+    def _renumber(self, modules):
+        self._modules.clear()
+        for i, module in enumerate(modules):
+            self.add_module(str(i), module)
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __setitem__(self, index, module):
+        self.add_module(self._key(index), module)
+
+    def __delitem__(self, index):
+        keys = list(self._modules)[index] if isinstance(index, slice) else [self._key(index)]
+        kept = [m for k, m in self._modules.items() if k not in keys]
+        self._renumber(kept)
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules):
+        try:
+            modules = list(modules)
+        except TypeError:
+            raise TypeError(f"{type(self).__name__}.extend: needs an iterable of modules, got "
+                            f"{type(modules).__name__}") from None
+        for module in modules:
+            self.append(module)
+        return self
+
+    def insert(self, index, module):
+        modules = list(self._modules.values())
+        modules.insert(operator.index(index), module)
+        self._renumber(modules)
+
+    def pop(self, index=-1):
+        module = self[index]
+        del self[index]
+        return module
+
+    def __iadd__(self, modules):
+        return self.extend(modules)
+
+
+class Sequential(_Numbered):
     """Modules applied one after the other; Sequential(a, b) or Sequential(OrderedDict(...))."""
 
     def __init__(self, *modules):
@@ -242,36 +317,34 @@ class Sequential(Module):
     def __getitem__(self, index):
         if isinstance(index, slice):  # keeps the original names, as PyTorch does
             return Sequential(OrderedDict(list(self._modules.items())[index]))
-        return list(self._modules.values())[index]
+        return self._modules[self._key(index)]
 
-    def __len__(self):
-        return len(self._modules)
+    def __add__(self, other):
+        return Sequential(*self, *_sequential("+", other))
 
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
+    def __iadd__(self, other):
+        return self.extend(_sequential("+=", other))
 
 
-class ModuleList(Module):
+def _sequential(op, other):
+    if not isinstance(other, Sequential):  # PyTorch's rule (a ModuleList takes any iterable)
+        raise ValueError(f"Sequential {op}: only another Sequential can be added, got "  # noqa: TRY004 (PyTorch's type)
+                         f"{type(other).__name__}")
+    return other
+
+
+class ModuleList(_Numbered):
     """A list of modules whose parameters are registered (plain lists hide them)."""
 
-    def __init__(self, modules=()):
+    def __init__(self, modules=None):
         super().__init__()
-        for module in modules:
-            self.append(module)
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
+        if modules is not None:
+            self.extend(modules)
 
     def __getitem__(self, index):
-        return list(self._modules.values())[index]
+        if isinstance(index, slice):  # a ModuleList again, numbered from 0 (as in PyTorch)
+            return ModuleList(list(self._modules.values())[index])
+        return self._modules[self._key(index)]
 
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
+    def __add__(self, other):
+        return ModuleList([*self, *other])

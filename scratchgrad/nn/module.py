@@ -141,13 +141,37 @@ class Module:
 
     def register_buffer(self, name, tensor, persistent=True):
         """A tensor that is part of the module's state (saved in state_dict) but not trained."""
+        self._check_new_name("buffer", name, self._buffers)
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' "
+                            "(a Tensor or None required)")
         self.__dict__.setdefault("_buffer_names", set()).add(name)
         if not persistent:
             self.__dict__.setdefault("_non_persistent", set()).add(name)
         setattr(self, name, tensor)
 
     def add_module(self, name, module):
-        setattr(self, name, module)
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        self._check_new_name("module", name, self._modules)
+        if module is None:  # an empty slot, kept in order (as in PyTorch)
+            self._modules[name] = None
+        else:
+            setattr(self, name, module)
+
+    register_module = add_module
+
+    def _check_new_name(self, kind, name, table):
+        """PyTorch's checks on a new buffer or submodule name: a string (TypeError), not empty,
+        without dots, and not another attribute's (KeyError)."""
+        if not isinstance(name, str):
+            raise TypeError(f"{kind} name should be a string. Got {type(name).__name__}")
+        if "." in name:
+            raise KeyError(f"{kind} name can't contain \".\", got: {name}")
+        if name == "":
+            raise KeyError(f"{kind} name can't be empty string \"\"")
+        if name not in table and hasattr(self, name):
+            raise KeyError(f"attribute '{name}' already exists")
 
     # ------------------------------------------------------------ calling
     def forward(self, *args, **kwargs):

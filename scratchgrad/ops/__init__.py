@@ -51,12 +51,18 @@ OPERATORS = {
 for _name in ("add", "sub", "mul", "truediv", "pow", "matmul", "floordiv", "mod"):
     OPERATORS[f"__r{_name}__"] = methods.reflected(OPERATORS[f"__{_name}__"])
 
+# In-place twins of ops that ops/inplace.py can't import (selection imports shapes, which
+# imports inplace).
+IN_PLACE_TWINS = {name + "_": inplace.twin(name + "_", getattr(selection, name))
+                  for name in ("tril", "triu", "scatter_add")}
+
 # Every Tensor method that comes from an op: name -> function (its first argument is the tensor).
 tensor_methods = {
     **{name: globals()[name] for name in __all__ if name not in NOT_METHODS},
     **ONLY_METHODS,
     **methods.methods,
     **inplace.methods,
+    **IN_PLACE_TWINS,
     **OPERATORS,
 }
 for _name, _method in tensor_methods.items():

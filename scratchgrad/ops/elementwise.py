@@ -106,10 +106,11 @@ def _is_bool(v):
     return type(v) is bool or getattr(v, "dtype", None) == dtypes.bool_
 
 
-def elementwise_function(op, doc, refuse=None):
+def elementwise_function(op, doc, refuse=None, refusal=DTypeError):
     """Make the public function of a broadcasting binary primitive (add, mul, ...).
 
-    refuse(a, b), if given, names operand dtypes PyTorch won't take (e.g. bools for sub).
+    refuse(a, b), if given, names operand dtypes PyTorch won't take (e.g. bools for sub);
+    they raise `refusal` (DTypeNotImplementedError where PyTorch has no kernel, as for bool // bool).
     """
     forward = op.forward  # a local name: faster than op.forward
 
@@ -125,7 +126,7 @@ def elementwise_function(op, doc, refuse=None):
         else:
             ad, bd = _operands(a, b)
         if refuse is not None and refuse(a, b):
-            raise _dtype_clash(op.name, ad, bd)
+            raise _dtype_clash(op.name, ad, bd, error=refusal)
         try:
             out = forward(ad, bd)
         except ValueError as exc:
@@ -142,9 +143,9 @@ def elementwise_function(op, doc, refuse=None):
     return elementwise
 
 
-def _dtype_clash(name, *values):
+def _dtype_clash(name, *values, error=DTypeError):
     kinds = " and ".join(str(np.result_type(v)) for v in values)
-    return DTypeError(f"{name}: not defined for {kinds} operands")
+    return error(f"{name}: not defined for {kinds} operands")
 
 
 def float_only(name, x):
@@ -190,7 +191,8 @@ def _to_float(v):
     return float(v) if isinstance(v, (int, bool)) else v.astype(dtypes.default_float)
 
 
-pow = elementwise_function(P.pow, "a ** b", refuse=lambda a, b: _is_bool(a) and _is_bool(b))
+pow = elementwise_function(P.pow, "a ** b", refuse=lambda a, b: _is_bool(a) and _is_bool(b),
+                           refusal=DTypeNotImplementedError)
 
 
 maximum = elementwise_function(P.maximum, "Elementwise max; a tie sends half the gradient to each side.")
@@ -286,9 +288,18 @@ def _numeric(name, x):
     return x
 
 
+def no_bool_kernel(name, x):
+    """x as a Tensor, refusing bools where PyTorch has no kernel for them (abs, floor, round):
+    its NotImplementedError."""
+    x = as_tensor(x)
+    if x.dtype == dtypes.bool_:
+        raise _dtype_clash(name, x._data, error=DTypeNotImplementedError)
+    return x
+
+
 def abs(x):
     """|x|; the gradient is sign(x), so 0 at x = 0 (as in PyTorch)."""
-    x = _numeric("abs", x)
+    x = no_bool_kernel("abs", x)
     return apply(P.abs, (x,), (x._data,))
 
 

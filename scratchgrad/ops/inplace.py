@@ -307,6 +307,16 @@ def masked_fill_(x, mask, value):
     return in_place("masked_fill_", x, lambda t, v: ops.where(mask, v, t), value)
 
 
+def twin(name, op):
+    """The in-place method `name` of the out-of-place op(x, *args, **kwargs) (x.tril_(1),
+    x.scatter_add_(1, index, src)); tensors among args that require grad join the graph."""
+    def method(x, *args, **kwargs):
+        return in_place(name, x, lambda t, *rest: op(t, *rest, **kwargs), *args)
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"x = {op.__name__}(x, ...), in place."
+    return method
+
+
 def fill_(x, value):
     """Every element = value, in place."""
     if isinstance(value, Tensor) and value.ndim != 0:
@@ -336,6 +346,7 @@ def copy_(x, src):
 
 def uniform_(x, a=0.0, b=1.0, *, generator=None):
     """Every element drawn uniformly from [a, b), in place (from an sg.Generator if given)."""
+    random.float_dtype("uniform_", x.dtype)
     values = _in_memory_order(x, lambda shape, serial: random.uniform_array(
         shape, x.dtype, a, b, generator=generator))
     return in_place("uniform_", x, _overwrite, Tensor._wrap(values))
@@ -343,6 +354,7 @@ def uniform_(x, a=0.0, b=1.0, *, generator=None):
 
 def normal_(x, mean=0.0, std=1.0, *, generator=None):
     """Every element drawn from N(mean, std²), in place (from an sg.Generator if given)."""
+    random.float_dtype("normal_", x.dtype)
     values = _in_memory_order(x, lambda shape, serial: random.normal_array(
         shape, x.dtype, mean, std, generator=generator, serial=serial))
     return in_place("normal_", x, _overwrite, Tensor._wrap(values))
@@ -376,9 +388,10 @@ methods = {
 }
 for _name in ("neg", "abs", "relu", *ops.float_functions):
     methods[_name + "_"] = _unary(_name + "_", getattr(ops, _name))
-for _name in ("floor", "ceil", "round", "trunc"):
+for _name in ("floor", "ceil", "trunc"):
     if hasattr(rounding, _name):
         methods[_name + "_"] = _unary(_name + "_", getattr(rounding, _name))
+methods["round_"] = twin("round_", rounding.round)  # round_(decimals=1)
 methods["clamp_min_"] = clamp_min_
 methods["clamp_max_"] = clamp_max_
 del _name

@@ -25,7 +25,7 @@ def to(self, *args, dtype=None, device=None, copy=False, non_blocking=False, mem
     for arg in args:
         if isinstance(arg, Tensor):
             dtype = arg.dtype
-        elif is_device(arg):
+        elif isinstance(arg, str) or is_device(arg):  # a string is a device, as in PyTorch
             device = arg
         else:
             dtype = arg

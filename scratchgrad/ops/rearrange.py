@@ -15,6 +15,7 @@ from scratchgrad.core import dtypes
 from scratchgrad.core.engine import apply
 from scratchgrad.core.errors import (
     DTypeError,
+    DTypeNotImplementedError,
     ShapeError,
     ValueRangeError,
     describe_shape,
@@ -112,14 +113,19 @@ def chunk(input, chunks, dim=0):
 # ---------------------------------------------------------------- cumsum
 
 def cumsum(input, dim, *, dtype=None):
-    """Running sums along dim; bools and ints add up in int64, as in PyTorch."""
+    """Running sums along dim; bools and ints add up in int64, as in PyTorch, unless dtype
+    names the result's dtype (the input is cast to it first)."""
     x = as_tensor(input)
     if dtype is not None:
         x = cast(x, dtype)
     dim = normalize_axis("cumsum", dim, x.ndim)
     if x.ndim == 0:
         return reshape(cumsum(reshape(x, (1,)), 0), ())
-    xd = x._data.astype(dtypes.int64) if x.dtype.kind in "biu" else x._data
+    widen = dtype is None and x.dtype.kind in "biu"
+    if x.dtype == dtypes.bool_ and not widen:
+        raise DTypeNotImplementedError("cumsum: not implemented for a bool result (as in "
+                                       "PyTorch); leave dtype out to count in int64")
+    xd = x._data.astype(dtypes.int64) if widen else x._data
     return apply(P.cumsum, (x,), (xd,), {"axis": dim, "reverse": False})
 
 
@@ -198,7 +204,7 @@ def histc(input, bins=100, min=0, max=0):
     when min == max); elements outside are ignored. A float tensor, with no gradient."""
     x = as_tensor(input)
     if x.dtype.kind != "f":
-        raise DTypeError(f"histc: input must be a floating-point tensor, got {x.dtype}")
+        raise DTypeNotImplementedError(f"histc: input must be a floating-point tensor, got {x.dtype}")
     bins = int(bins)
     if bins <= 0:
         raise ValueRangeError(f"histc: bins must be positive, got {bins}")

@@ -8,23 +8,21 @@ import numpy as np
 from scratchgrad import primitives as P
 from scratchgrad.core import dtypes
 from scratchgrad.core.engine import apply
-from scratchgrad.core.errors import DTypeError, ValueRangeError
+from scratchgrad.core.errors import DTypeNotImplementedError, ValueRangeError
 from scratchgrad.core.tensor import Tensor
 from scratchgrad.ops.elementwise import (
-    _dtype_clash,
     _is_bool,
     as_tensor,
     elementwise_function,
+    no_bool_kernel,
 )
 
 
 def _rounding(op, x, **params):
     """A float tensor goes through op; an integer one is already whole (a copy, as PyTorch)."""
-    x = as_tensor(x)
+    x = no_bool_kernel(op.name, x)
     if x.dtype.kind == "f":
         return apply(op, (x,), (x._data,), params)
-    if x.dtype == dtypes.bool_:
-        raise _dtype_clash(op.name, x._data)
     return Tensor._wrap(x._data.copy())
 
 
@@ -42,8 +40,8 @@ def round(x, decimals=0):
     """x rounded half to even, to `decimals` places (gradient 0)."""
     x = as_tensor(x)
     decimals = int(decimals)
-    if decimals and x.dtype.kind != "f":
-        raise DTypeError(f"round: decimals={decimals} needs a floating-point tensor, got {x.dtype}")
+    if decimals and x.dtype.kind != "f":  # PyTorch has no integer kernel for this
+        raise DTypeNotImplementedError(f"round: decimals={decimals} needs a floating-point tensor, got {x.dtype}")
     return _rounding(P.round, x, decimals=decimals)
 
 
@@ -61,9 +59,10 @@ def _both_bool(a, b):
     return _is_bool(a) and _is_bool(b)
 
 
-_floor_divide = elementwise_function(P.floor_divide, "floor(a / b)", refuse=_both_bool)
+_floor_divide = elementwise_function(P.floor_divide, "floor(a / b)", refuse=_both_bool,
+                                     refusal=DTypeNotImplementedError)
 _remainder = elementwise_function(P.remainder, "a - floor(a / b)·b, with the sign of b",
-                                  refuse=_both_bool)
+                                  refuse=_both_bool, refusal=DTypeNotImplementedError)
 
 
 def _no_integer_zero(name, out, b):

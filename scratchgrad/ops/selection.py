@@ -4,6 +4,7 @@ scatter_add, index_select, one_hot, sort, argsort and topk.
 All but gather and scatter_add (primitives, each the other's adjoint) are composites: sort and
 topk are a gather at the order NumPy's stable argsort finds, tril and masked_fill a `where`.
 """
+import operator
 from collections import namedtuple
 
 import numpy as np
@@ -75,6 +76,8 @@ def masked_fill(input, mask, value):
 
 def _fill_value(dtype, value):
     """value as a Python number of dtype's kind (a float into an int tensor truncates, as in PyTorch)."""
+    if isinstance(value, str):  # float("1") would take it; PyTorch takes numbers only
+        raise TypeError(f"masked_fill: value must be a number or a 0-d tensor, got str {value!r}")
     try:
         if dtype.kind == "f":
             return float(value)
@@ -90,13 +93,13 @@ def _fill_value(dtype, value):
 
 # ---------------------------------------------------------------- gather, scatter_add, index_select
 
-def _index_array(name, index, allowed=("int64",)):
-    """index as an int NumPy array, refusing floats and the int dtypes PyTorch refuses."""
+def _index_array(name, index):
+    """index as an int64 NumPy array; int32 is taken too (as PyTorch does), floats and the
+    other int dtypes are refused."""
     idx = index._data if isinstance(index, Tensor) else np.asarray(index)
-    if idx.dtype.name not in allowed:
-        raise DTypeError(f"{name}: index must be a tensor of {' or '.join(allowed)}, "
-                         f"got {idx.dtype}")
-    return np.asarray(idx)
+    if idx.dtype.name not in ("int64", "int32"):
+        raise DTypeError(f"{name}: index must be a tensor of int64 or int32, got {idx.dtype}")
+    return np.asarray(idx, dtype=np.int64)
 
 
 def _check_in_range(name, idx, size, dim):
@@ -148,9 +151,10 @@ def scatter_add(input, dim, index, src):
 def index_select(input, dim, index):
     """The entries of dimension dim at the positions in the 1-D index (repeats allowed)."""
     x = as_tensor(input)
-    idx = _index_array("index_select", index, allowed=("int64", "int32"))
-    if idx.ndim > 1:
-        raise ShapeError(f"index_select: index must be 1-D, got shape {describe_shape(idx.shape)}")
+    idx = _index_array("index_select", index)
+    if idx.ndim > 1:  # PyTorch's IndexError ("Index is supposed to be a vector")
+        raise IndexRangeError(f"index_select: index must be 1-D, got shape "
+                              f"{describe_shape(idx.shape)}")
     dim = normalize_axis("index_select", dim, x.ndim)
     size = x.shape[dim] if x.ndim else 1
     _check_in_range("index_select", idx, size, dim)
@@ -223,7 +227,9 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     if x.dtype == dtypes.bool_:
         raise DTypeError("topk: bool tensors aren't supported (as in PyTorch); use .long() first")
     size = x.shape[dim] if x.ndim else 1
-    k = int(k)
+    if isinstance(k, bool) or not hasattr(k, "__index__"):  # int(2.5) would truncate
+        raise TypeError(f"topk: k must be an int, got {type(k).__name__} {k!r}")
+    k = operator.index(k)
     if not 0 <= k <= size:
         raise ValueRangeError(f"topk: k={k} is out of range for dimension {dim} of size {size} "
                               f"(tensor of shape {describe_shape(x.shape)})")

@@ -36,6 +36,7 @@ class LRScheduler:
         # The first step sets the starting rates (last_epoch 0), as PyTorch's constructor does.
         self._step_count = 0
         self._is_initial = True
+        self._get_lr_called_within_step = False  # PyTorch's flag: its state dicts have the key
         self.step()
         self._is_initial = False
 

@@ -5,7 +5,7 @@ import math
 import warnings
 
 from scratchgrad import random
-from scratchgrad.core.errors import ShapeError, describe_shape
+from scratchgrad.core.errors import ArgumentError, AxisError, describe_shape
 from scratchgrad.ops import as_tensor
 from scratchgrad.utils.data.sampler import _torch_generator
 
@@ -33,14 +33,19 @@ class TensorDataset(Dataset):
     """Samples are rows: dataset[i] is (t[i] for each tensor); arrays are made Tensors."""
 
     def __init__(self, *tensors):
+        # PyTorch's error types: an IndexError where there is no dimension 0 to count samples
+        # along (no tensor, or a 0-d one), its assertion where the counts differ.
         if not tensors:
-            raise ValueError("TensorDataset: needs at least one tensor")
+            raise AxisError("TensorDataset: needs at least one tensor")
         self.tensors = tuple(as_tensor(t) for t in tensors)
         shapes = [t.shape for t in self.tensors]
-        if any(len(shape) == 0 for shape in shapes) or len({shape[0] for shape in shapes}) != 1:
-            listed = ", ".join(describe_shape(shape) for shape in shapes)
-            raise ShapeError(f"TensorDataset: every tensor needs the same size in dimension 0 (one "
-                             f"row per sample), got shapes {listed}")
+        listed = ", ".join(describe_shape(shape) for shape in shapes)
+        if any(len(shape) == 0 for shape in shapes):
+            raise AxisError(f"TensorDataset: every tensor needs a dimension 0 (one row per "
+                            f"sample), got shapes {listed}")
+        if len({shape[0] for shape in shapes}) != 1:
+            raise ArgumentError(f"TensorDataset: every tensor needs the same size in dimension 0 "
+                                f"(one row per sample), got shapes {listed}")
 
     def __len__(self):
         return self.tensors[0].shape[0]
