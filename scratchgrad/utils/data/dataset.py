@@ -7,7 +7,7 @@ import warnings
 from scratchgrad import random
 from scratchgrad.core.errors import ArgumentError, AxisError, describe_shape
 from scratchgrad.ops import as_tensor
-from scratchgrad.utils.data.sampler import _torch_generator
+from scratchgrad.utils.data.sampler import checked_generator
 
 
 class Dataset:
@@ -116,6 +116,6 @@ def random_split(dataset, lengths, generator=None):
         raise ValueError(f"random_split: the lengths {list(lengths)} sum to {sum(lengths)}, but "
                          f"the dataset has {n} samples (give lengths summing to {n}, or "
                          "fractions summing to 1)")
-    order = random.randperm(n, generator=_torch_generator(generator, "random_split")).tolist()
+    order = random.randperm(n, generator=checked_generator(generator, "random_split")).tolist()
     ends = itertools.accumulate(lengths)
     return [Subset(dataset, order[end - length:end]) for end, length in zip(ends, lengths)]

@@ -7,7 +7,7 @@ import numpy as np
 from scratchgrad import random
 
 
-def _torch_generator(generator, where):
+def checked_generator(generator, where):
     """generator (an sg.Generator, or None for the global one), checked."""
     if generator is not None and not isinstance(generator, random.Generator):
         raise TypeError(f"{where}: generator must be an sg.Generator, got "
@@ -70,7 +70,7 @@ class RandomSampler(Sampler):
         if isinstance(self.generator, np.random.Generator):  # sg.data.DataLoader(seed=...)
             yield from _numpy_order(self.generator, n, self.num_samples, self.replacement)
             return
-        generator = _torch_generator(self.generator, "RandomSampler")
+        generator = checked_generator(self.generator, "RandomSampler")
         if generator is None:  # as PyTorch: a generator of its own, seeded from the global one
             generator = random.Generator().manual_seed(random.seed_int64())
         # PyTorch's draws, in its order (the last randperm even when it yields nothing), so a
@@ -96,7 +96,7 @@ class SubsetRandomSampler(Sampler):
         self.generator = generator
 
     def __iter__(self):
-        generator = _torch_generator(self.generator, "SubsetRandomSampler")
+        generator = checked_generator(self.generator, "SubsetRandomSampler")
         order = random.randperm(len(self.indices), generator=generator).tolist()
         return (self.indices[i] for i in order)
 
@@ -124,7 +124,7 @@ class WeightedRandomSampler(Sampler):
         self.generator = generator
 
     def __iter__(self):
-        generator = _torch_generator(self.generator, "WeightedRandomSampler")
+        generator = checked_generator(self.generator, "WeightedRandomSampler")
         return iter(random.multinomial(self.weights, self.num_samples, self.replacement,
                                        generator=generator).tolist())
 
