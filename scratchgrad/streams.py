@@ -93,18 +93,21 @@ def normal(gen, shape, dtype, mean=0.0, std=1.0, serial=False):
 
 
 def _normal_doubles(gen, n):
-    """n standard normals one at a time: Box-Muller on two 53-bit uniforms gives r·cos θ, and
-    r·sin θ is kept in the generator for the next call."""
+    """n standard normals one at a time, as PyTorch's serial kernel draws them: each Box-Muller
+    pair of 53-bit uniforms (u1, u2) gives r·cos θ now and keeps r·sin θ in the generator for
+    the next number (r = √(-2 log(1 - u2)), θ = 2π u1)."""
     out = np.empty(n)
-    for i in range(n):
-        if gen._normal is not None:
-            out[i], gen._normal = gen._normal, None
-            continue
-        u1, u2 = _unit(gen, 2, np.float64)
-        radius = math.sqrt(-2.0 * math.log1p(-u2))
-        theta = 2.0 * math.pi * u1
-        gen._normal = radius * math.sin(theta)
-        out[i] = radius * math.cos(theta)
+    start = 0
+    if n and gen._normal is not None:
+        out[0], gen._normal, start = gen._normal, None, 1
+    pairs = (n - start + 1) // 2
+    u = _unit(gen, 2 * pairs, np.float64).reshape(pairs, 2)
+    radius = np.sqrt(-2.0 * np.log1p(-u[:, 1]))
+    theta = 2.0 * math.pi * u[:, 0]
+    both = np.stack([radius * np.cos(theta), radius * np.sin(theta)], axis=1).reshape(-1)
+    out[start:] = both[:n - start]
+    if (n - start) % 2:
+        gen._normal = float(both[-1])
     return out
 
 
