@@ -620,6 +620,11 @@ log1p = float_function("log1p", "log(1 + x), exact for small x", np.log1p,
                        lambda g, ans, x: g / (1 + x))
 expm1 = float_function("expm1", "e^x - 1, exact for small x", np.expm1,
                        lambda g, ans, x: g * (ans + 1))
+# Both rules read the output only, as PyTorch's (-g·ans³/2 and -g·ans²).
+rsqrt = float_function("rsqrt", "1 / sqrt(x)", lambda x: np.reciprocal(np.sqrt(x)),
+                       lambda g, ans, x: g * (ans * ans * ans) * -0.5)
+reciprocal = float_function("reciprocal", "1 / x", np.reciprocal,
+                            lambda g, ans, x: -g * (ans * ans))
 
 
 def _piecewise_constant(g, ans, *args, **params):

@@ -877,6 +877,11 @@ SURFACE = [
     unary("x.log2", lambda x: x.log2(), lambda x: x.log2(), np.log2, POSITIVE),
     unary("log1p", sg.log1p, torch.log1p, np.log1p, ABOVE_MINUS_ONE),
     unary("expm1", sg.expm1, torch.expm1, np.expm1),
+    unary("rsqrt", sg.rsqrt, torch.rsqrt, lambda x: 1 / np.sqrt(x), POSITIVE),
+    unary("x.rsqrt", lambda x: x.rsqrt(), lambda x: x.rsqrt(), lambda x: 1 / np.sqrt(x), POSITIVE),
+    unary("reciprocal", sg.reciprocal, torch.reciprocal, np.reciprocal, NONZERO),
+    unary("x.reciprocal", lambda x: x.reciprocal(), lambda x: x.reciprocal(), np.reciprocal,
+          NONZERO),
     # PyTorch raises at a backward through //; scratchgrad's gradient is 0 (test_surface).
     binary("floor_divide", sg.floor_divide, torch.floor_divide, np.floor_divide, (REAL, NONZERO),
            grad=False),

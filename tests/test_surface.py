@@ -712,7 +712,8 @@ def test_rounding_gives_zero_gradients_and_keeps_ints(name):
     assert got.tolist() == want.tolist() and got.dtype == sg.int64 and not got.requires_grad
 
 
-@pytest.mark.parametrize("name", ["sign", "floor", "ceil", "round", "log10", "log2", "log1p", "expm1"])
+@pytest.mark.parametrize("name", ["sign", "floor", "ceil", "round", "log10", "log2", "log1p", "expm1",
+                                  "rsqrt", "reciprocal"])
 def test_special_values_match_torch(name):
     values = [float("nan"), float("inf"), -float("inf"), -0.0, 0.0, 2.5, -2.5, 0.5, -0.5, 1e30]
     with np.errstate(all="ignore"):
@@ -742,11 +743,38 @@ def test_round_decimals_match_torch_halfway():
             np.testing.assert_array_equal(got.numpy(), want.numpy())
 
 
-@pytest.mark.parametrize("name", ["log10", "log2", "log1p", "expm1"])
+@pytest.mark.parametrize("name", ["log10", "log2", "log1p", "expm1", "rsqrt", "reciprocal"])
 def test_float_functions_of_ints_are_float32(name):
     got, want = getattr(sg, name)(sg.tensor([1, 10])), getattr(torch, name)(torch.tensor([1, 10]))
     assert got.dtype == sg.float32
     close(got, want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["rsqrt", "reciprocal"])
+def test_rsqrt_and_reciprocal_of_ints_bools_and_zeros_match_torch(name):
+    """Ints and bools give float32 (1/0 = inf); in place on an int tensor is refused."""
+    for values in ([4, 0, -1], [True, False], [], 4):
+        with np.errstate(all="ignore"):
+            got = getattr(sg, name)(sg.tensor(values))
+        want = getattr(torch, name)(torch.tensor(values))
+        assert got.dtype == sg.float32
+        close(got, want, rtol=1e-6)
+    with pytest.raises(RuntimeError):
+        getattr(torch.tensor([4]), name + "_")()
+    with pytest.raises(RuntimeError, match=f"{name}_: result type float32 can't be cast"):
+        getattr(sg.tensor([4]), name + "_")()
+    x = sg.tensor([4.0, 0.25])
+    assert getattr(x, name + "_")() is x
+    close(x, getattr(torch.tensor([4.0, 0.25]), name)())
+
+
+@pytest.mark.parametrize("name", ["rsqrt", "reciprocal"])
+def test_rsqrt_and_reciprocal_gradients_at_zero_match_torch(name):
+    x, t = leaf([0.0, -0.0, 4.0, float("inf")]), tleaf([0.0, -0.0, 4.0, float("inf")])
+    with np.errstate(all="ignore"):
+        getattr(sg, name)(x).sum().backward()
+    getattr(torch, name)(t).sum().backward()
+    close(x.grad, t.grad)
 
 
 # ---------------------------------------------------------------- histc
