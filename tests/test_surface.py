@@ -10,7 +10,7 @@ import torch.nn.functional as TF
 
 import scratchgrad as sg
 import scratchgrad.nn.functional as F
-from tests.helpers import close, leaf, tleaf
+from tests.helpers import close, leaf, raised, tleaf
 
 # ---------------------------------------------------------------- devices
 
@@ -229,6 +229,63 @@ def test_allclose_errors():
         sg.allclose(sg.tensor([1]), sg.tensor([1.0]))
     with pytest.raises(RuntimeError, match="allclose.*broadcast"):
         sg.allclose(sg.ones(2), sg.ones(3))
+
+
+NAN, INF = float("nan"), float("inf")
+ISCLOSE_CASES = [
+    ([1.0, NAN, INF, -INF, INF, 0.0], [1.0 + 1e-9, NAN, INF, -INF, -INF, 1e-9], {}),
+    ([1.0, NAN, INF], [1.0, NAN, 1.0], {"equal_nan": True}),
+    ([1.0, 2.0], [1.0, 2.1], {"atol": 0.2}),
+    ([100.0, 1.0], [101.0, 1.01], {"rtol": 0.02, "atol": 0}),
+    ([1.0, 1.0], [1.0, 1.0 + 1e-7], {"rtol": 0, "atol": 0}),
+    ([[1.0], [2.0]], [1.0, 2.0, 3.0], {}),
+    ([1, 2, 3], [1, 3, -3], {"rtol": 0.5}),
+    ([True, False], [False, False], {}),
+    (3.0, [3.0], {}),
+    ([], [], {}),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", None])
+@pytest.mark.parametrize("a, b, kwargs", ISCLOSE_CASES)
+def test_isclose_matches_torch(a, b, kwargs, dtype):
+    def make(m, v):
+        is_float = isinstance(v, float) or any(isinstance(u, float) for u in np.ravel(v))
+        return m.tensor(v, dtype=getattr(m, dtype) if dtype and is_float else None)
+    want = torch.isclose(make(torch, a), make(torch, b), **kwargs)
+    got = sg.isclose(make(sg, a), make(sg, b), **kwargs)
+    close(got, want)
+    close(make(sg, a).isclose(make(sg, b), **kwargs), want)
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda m: m.isclose(m.tensor([1]), m.tensor([1.0])), RuntimeError, "isclose.*int64.*float32"),
+    (lambda m: m.isclose(m.tensor([1.0]), m.tensor([1.0], dtype=m.float64)), RuntimeError,
+     "isclose.*float32.*float64"),
+    (lambda m: m.isclose(m.ones(2), m.ones(3)), RuntimeError, r"isclose.*\(2,\).*\(3,\)"),
+    (lambda m: m.isclose(m.ones(2), m.ones(2), rtol=-1), RuntimeError, "isclose: rtol.*-1"),
+    (lambda m: m.isclose(m.ones(2), m.ones(2), atol=-0.5), RuntimeError, "isclose: atol.*-0.5"),
+    (lambda m: m.isclose(m.ones(2), 1.0), TypeError, "isclose.*Tensor.*float"),
+    (lambda m: m.equal(m.ones(2), 1.0), TypeError, "equal.*Tensor.*float"),
+])
+def test_isclose_and_equal_errors_match_torch(call, error, match):
+    assert isinstance(raised(lambda: call(torch)), error)
+    with pytest.raises(error, match=match):
+        call(sg)
+
+
+@pytest.mark.parametrize("a, b", [
+    ([1.0, 2.0], [1.0, 2.0]), ([1.0, 2.0], [1.0, 2.5]), ([1.0], [1.0, 1.0]), (1.0, [1.0]),
+    ([NAN], [NAN]), ([1.0, 2.0], [1, 2]), ([1, 2], [True, True]), ([1, 1], [True, True]),
+    ([], []), ([[1.0, 2.0]], [[1.0], [2.0]]), (-0.0, 0.0), ([INF], [INF]),
+])
+def test_equal_matches_torch(a, b):
+    want = torch.equal(torch.tensor(a), torch.tensor(b))
+    got = sg.equal(sg.tensor(a), sg.tensor(b))
+    assert type(got) is bool and got == want
+    assert sg.tensor(a).equal(sg.tensor(b)) == want
+    assert sg.equal(sg.tensor(a, dtype=sg.float64), sg.tensor(b)) == torch.equal(
+        torch.tensor(a, dtype=torch.float64), torch.tensor(b))
 
 
 def test_is_tensor():
