@@ -651,6 +651,7 @@ sign = Primitive("sign", _sign, _piecewise_constant, saves=False)
 floor = Primitive("floor", np.floor, _piecewise_constant, saves=False)
 ceil = Primitive("ceil", np.ceil, _piecewise_constant, saves=False)
 round = Primitive("round", _round, _piecewise_constant, saves=False)
+trunc = Primitive("trunc", np.trunc, _piecewise_constant, saves=False)
 
 
 def _floor_divide(x, y):
@@ -670,6 +671,30 @@ floor_divide = Primitive("floor_divide", _floor_divide, _piecewise_constant, _pi
 remainder = Primitive("remainder", _remainder,
                       lambda g, ans, x, y: g,
                       lambda g, ans, x, y: -g * call(floor_divide, x, y))
+
+
+def _trunc_divide(x, y):
+    """x / y rounded towards 0: trunc(x / y) for floats (PyTorch's kernel), and for ints the
+    floor quotient moved up by one where it was rounded down past a negative result."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if np.result_type(x, y).kind == "f":
+            return np.trunc(np.true_divide(x, y))
+        q = np.floor_divide(x, y)
+        return q + ((np.remainder(x, y) != 0) & ((np.asarray(x) < 0) != (np.asarray(y) < 0)))
+
+
+def _fmod(x, y):
+    with np.errstate(divide="ignore", invalid="ignore"):  # fmod(x, 0.0) and fmod(inf, y): nan
+        return np.fmod(x, y)
+
+
+# div(x, y, rounding_mode='trunc'): flat between its jumps, gradient 0 (as PyTorch's).
+trunc_divide = Primitive("trunc_divide", _trunc_divide, _piecewise_constant, _piecewise_constant,
+                         saves=False)
+# fmod(x, y) = x - trunc(x / y)·y (C's fmod: the sign of x), so y gets -g·trunc(x / y).
+fmod = Primitive("fmod", _fmod,
+                 lambda g, ans, x, y: g,
+                 lambda g, ans, x, y: -g * call(trunc_divide, x, y))
 
 
 # ---------------------------------------------------------------- gather, scatter, cumsum, einsum

@@ -723,6 +723,103 @@ def test_integer_floor_divide_and_remainder_match_torch(a, b, dtype):
         assert got.tolist() == want.tolist() and str(got.dtype) == str(want.dtype)[6:]
 
 
+@pytest.mark.parametrize("mode", [None, "trunc", "floor"])
+@pytest.mark.parametrize("dtype", ["int64", "int32", "float32", "float64"])
+@pytest.mark.parametrize("a, b", INT_PAIRS + [([7, -7], 2.0), ([True, False], [3, 3])])
+def test_div_rounding_modes_match_torch(a, b, dtype, mode):
+    """int / int is float32; with a rounding mode ints stay ints, rounded towards 0 or -inf."""
+    def make(m, v):
+        return m.tensor(v, dtype=getattr(m, dtype)) if isinstance(v, list) and not isinstance(
+            v[0], bool) else m.tensor(v) if isinstance(v, list) else v
+    a_sg, a_t = (make(sg, a), make(torch, a)) if isinstance(a, list) else (a, a)
+    want = torch.div(a_t if isinstance(a_t, torch.Tensor) else torch.tensor(a_t), make(torch, b),
+                     rounding_mode=mode)
+    got = sg.div(a_sg, make(sg, b), rounding_mode=mode)
+    assert str(got.dtype) == str(want.dtype)[6:]
+    close(got, want)
+    if isinstance(a_sg, sg.Tensor):
+        close(a_sg.div(make(sg, b), rounding_mode=mode), want)
+
+
+def test_int_tensor_with_a_whole_float_is_float_after_the_int_was_used():
+    """2 and 2.0 are one cache key for the constants: int_tensor * 2.0 stays float32."""
+    x = sg.tensor([7, -7])
+    x + 2, x * 2, x // 2  # caches the int 2 for int64
+    for op in (lambda a: a * 2.0, lambda a: a + 2.0, lambda a: a // 2.0, lambda a: a % 2.0):
+        assert op(x).dtype == sg.float32 and op(torch.tensor([7, -7])).dtype == torch.float32
+
+
+def test_fmod_has_the_sign_of_the_dividend_like_torch():
+    a, b = [-3.0, 3.0, -3.0, 3.0, 5.5, -0.0], [2.0, 2.0, -2.0, -2.0, 1.5, 2.0]
+    close(sg.fmod(sg.tensor(a), sg.tensor(b)), torch.fmod(torch.tensor(a), torch.tensor(b)))
+    for x, y in (([-7, 7], 2), ([-7, 7], [3, -3]), ([-7, 7], 2.5), ([True, False], 2)):
+        want = torch.fmod(torch.tensor(x), torch.tensor(y) if isinstance(y, list) else y)
+        got = sg.fmod(sg.tensor(x), sg.tensor(y) if isinstance(y, list) else y)
+        assert str(got.dtype) == str(want.dtype)[6:]
+        close(got, want)
+    special = [float("nan"), float("inf"), -float("inf"), 1.0, -1.0, 0.0]
+    for y in (0.0, float("inf"), 2.0):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            close(sg.fmod(sg.tensor(special), y), torch.fmod(torch.tensor(special), y))
+
+
+def test_fmod_gradients_match_torch():
+    x, y = leaf([-3.0, 3.0, 5.5, -7.25]), leaf([2.0, -2.0, 1.5, 0.5])
+    t, u = tleaf([-3.0, 3.0, 5.5, -7.25]), tleaf([2.0, -2.0, 1.5, 0.5])
+    sg.fmod(x, y).sum().backward()
+    torch.fmod(t, u).sum().backward()
+    close(x.grad, t.grad)
+    close(y.grad, u.grad)
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda m: m.fmod(m.tensor([1, 2]), 0), RuntimeError, "fmod: integer division by zero"),
+    (lambda m: m.fmod(m.tensor([1, 2]), m.tensor([1, 0])), RuntimeError, "fmod: integer division"),
+    (lambda m: m.div(m.tensor([1, 2]), m.tensor([0, 1]), rounding_mode="trunc"), RuntimeError,
+     "div: integer division by zero"),
+    (lambda m: m.div(m.tensor([1, 2]), 0, rounding_mode="floor"), RuntimeError,
+     "div: integer division by zero"),
+    (lambda m: m.fmod(m.tensor([True]), m.tensor([True])), NotImplementedError,
+     "fmod: not defined for bool and bool"),
+    (lambda m: m.div(m.tensor([True]), m.tensor([True]), rounding_mode="trunc"),
+     NotImplementedError, "div: not defined for bool and bool"),
+    (lambda m: m.div(m.tensor([True]), m.tensor([True]), rounding_mode="floor"),
+     NotImplementedError, "div: not defined for bool and bool"),
+    (lambda m: m.div(m.tensor([1.0]), 2.0, rounding_mode="round"), RuntimeError,
+     "div: rounding_mode must be None, 'trunc' or 'floor', got 'round'"),
+    (lambda m: m.fmod(2, m.tensor([1.0])), TypeError, "fmod.*Tensor.*int"),
+    (lambda m: m.fmod(m.ones(2), m.ones(3)), RuntimeError, r"fmod.*\(2,\).*\(3,\)"),
+    (lambda m: m.trunc(m.tensor([True])), NotImplementedError, "trunc: not defined for bool"),
+    (lambda m: m.tensor([7, 1]).div_(2), RuntimeError, "div_.*float32.*int64"),
+])
+def test_fmod_div_trunc_errors_match_torch(call, error, match):
+    assert isinstance(raised(lambda: call(torch)), error)
+    with pytest.raises(error, match=match):
+        call(sg)
+
+
+def test_div_in_place_with_a_rounding_mode_and_trunc_in_place():
+    for mode in ("trunc", "floor"):
+        for values, other in (([7, -7], 2), ([7.5, -7.5], 2.0)):
+            x, t = sg.tensor(values), torch.tensor(values)
+            assert x.div_(other, rounding_mode=mode) is x
+            t.div_(other, rounding_mode=mode)
+            close(x, t)
+    for name in ("trunc_", "fix_"):
+        x, t = sg.tensor([-1.5, 2.7]), torch.tensor([-1.5, 2.7])
+        assert getattr(x, name)() is x
+        close(x, getattr(t, name)())
+
+
+def test_trunc_keeps_ints_and_signed_zero_like_torch():
+    for values in ([3, -2], [-1.5, 2.7, -0.3, float("nan"), float("inf")], 2.5, []):
+        got, want = sg.trunc(sg.tensor(values)), torch.trunc(torch.tensor(values))
+        assert str(got.dtype) == str(want.dtype)[6:]
+        close(got, want)
+        np.testing.assert_array_equal(np.signbit(got.numpy()), np.signbit(want.numpy()))
+
+
 def test_float_division_by_zero_is_quiet_and_like_torch():
     x, t = sg.tensor([1.0, -2.0, 0.0]), torch.tensor([1.0, -2.0, 0.0])
     with warnings.catch_warnings():
@@ -759,7 +856,7 @@ def test_floor_divide_gradient_is_zero():
     np.testing.assert_array_equal(y.grad.numpy(), [0.0, 0.0])
 
 
-@pytest.mark.parametrize("name", ["floor", "ceil", "round", "sign"])
+@pytest.mark.parametrize("name", ["floor", "ceil", "round", "sign", "trunc", "fix"])
 def test_rounding_gives_zero_gradients_and_keeps_ints(name):
     x, t = leaf([1.4, -2.5, 0.5]), tleaf([1.4, -2.5, 0.5])
     getattr(sg, name)(x).sum().backward()

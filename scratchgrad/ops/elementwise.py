@@ -116,12 +116,15 @@ def elementwise_function(op, doc, refuse=None, refusal=DTypeError):
 
     def elementwise(a, b):
         # The two commonest cases first, inline (the hot path of every small network):
-        # tensors of one dtype, and a tensor with a Python float seen before.
+        # tensors of one dtype, and a float tensor with a Python float seen before (a float
+        # tensor only: 2.0 and 2 are one key, and an int tensor's cached 2 would keep
+        # int_tensor * 2.0 an int).
         if isinstance(a, Tensor):
             ad = a._data
             if isinstance(b, Tensor) and ad.dtype is b._data.dtype:
                 bd = b._data
-            elif type(b) is not float or (bd := _constants.get((b, ad.dtype))) is None:
+            elif (type(b) is not float or ad.dtype.kind != "f"
+                  or (bd := _constants.get((b, ad.dtype))) is None):
                 ad, bd = _operands(a, b)
         else:
             ad, bd = _operands(a, b)
@@ -174,6 +177,7 @@ sub = elementwise_function(P.sub, "a - b", refuse=lambda a, b: _is_bool(a) or _i
 mul = elementwise_function(P.mul, "a * b")
 
 
+# True division, the `/` operator; the public sg.div (rounding modes too) is ops/rounding.py's.
 def div(a, b):
     """a / b, always a float result (int / int gives float32, as in PyTorch)."""
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
@@ -512,8 +516,8 @@ def is_tensor(obj):
 
 
 # The public ops of this module: sg.<name>, and Tensor methods (see ops/__init__.py).
-__all__ = ["abs", "add", "allclose", "as_tensor", "cast", "clamp", "clip", "clone", "div",
-           "eq", "equal", "ge", "gelu", "gt", "is_tensor", "isclose", "isfinite", "isnan",
+__all__ = ["abs", "add", "allclose", "as_tensor", "cast", "clamp", "clip", "clone", "eq",
+           "equal", "ge", "gelu", "gt", "is_tensor", "isclose", "isfinite", "isnan",
            "le", "leaky_relu", "logical_and", "logical_not", "logical_or", "lt", "matmul",
            "maximum", "minimum", "mul", "ne", "neg", "pow", "relu", "softplus", "sub", "where"]
 __all__.extend(float_functions)  # exp, log, tanh, ...
