@@ -748,6 +748,40 @@ cumsum = Primitive("cumsum", _cumsum,
                    saves=False)
 
 
+def _values(x):
+    """x's values as an array (a Tensor's, outside the graph): for masks, which need no gradient."""
+    return x if isinstance(x, np.ndarray) else x.detach().numpy()
+
+
+def _cumprod_grad(g, ans, x, axis):
+    """Σ_{j≥k} g_j·Π_{i≤j, i≠k} x_i, without dividing by 0: before x's first zero along axis
+    (at z) it is Σ_{j≥k} g_j·ans_j / x_k, at z ans_{z-1}·Σ_{j≥z} g_j·Π_{z<i≤j} x_i, after z 0."""
+    x_values = _values(x)
+    zeros_so_far = np.cumsum(x_values == 0, axis=axis)
+    later_sums = call(cumsum, g * ans, axis=axis, reverse=True)
+    if not zeros_so_far.any():
+        return later_sums / x
+    before = zeros_so_far == 0
+    first = (zeros_so_far == 1) & (x_values == 0)
+    on_or_after = ~before
+    head = call(prod, np.where(before, x, 1), axis=(axis,), keepdims=True)  # ans_{z-1}
+    tail = call(cumprod, np.where(on_or_after & ~first, x, 1), axis=axis)  # Π_{z<i≤j} x_i
+    at_first = head * call(sum, np.where(on_or_after, g * tail, 0), axis=(axis,), keepdims=True)
+    return np.where(before, later_sums / np.where(before, x, 1), np.where(first, at_first, 0))
+
+
+def _cumprod(x, axis):
+    """Running products along axis, in x's dtype (the op widens ints to int64 first), float32
+    and float16 carried in float64 as PyTorch's CPU kernel does: [1e30, 1e9, 0] ends in 0, not
+    inf·0 = nan."""
+    carried = np.float64 if x.dtype.kind == "f" else x.dtype
+    with np.errstate(over="ignore", invalid="ignore"):  # past the range: ±inf; inf·0: nan
+        return np.cumprod(x, axis=axis, dtype=carried).astype(x.dtype, copy=False)
+
+
+cumprod = Primitive("cumprod", _cumprod, _cumprod_grad)
+
+
 def _einsum_grad(g, ans, xs, equation, index):
     """einsum of g with the other operands, into this operand's subscripts."""
     inputs, output = equation.split("->")

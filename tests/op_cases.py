@@ -819,7 +819,14 @@ def _np_round(x, decimals):
     return np.rint(x * scale) / scale if decimals >= 0 else np.rint(x / scale) * scale
 
 
+def _np_cumprod(x, dim):
+    return np.cumprod(x, axis=dim) if x.ndim else x.copy()
+
+
 CLASSES = Domain("classes 0..3", lambda rng, shape: rng.integers(0, 4, shape))
+# About one element in three exactly 0: cumprod's gradient past zeros (none, one, several).
+WITH_ZEROS = Domain("uniform(-2, 2), a third 0",
+                    lambda rng, shape: rng.uniform(-2.0, 2.0, shape) * (rng.random(shape) > 0.35))
 ABOVE_MINUS_ONE = Domain("uniform(-0.5, 2)", lambda rng, shape: rng.uniform(-0.5, 2.0, shape))
 
 
@@ -863,6 +870,11 @@ SURFACE = [
     unary("cumsum", sg.cumsum, torch.cumsum, _np_cumsum, kwargs=_cumsum_kwargs),
     unary("x.cumsum(dim)", lambda x, dim: x.cumsum(dim), lambda x, dim: x.cumsum(dim), _np_cumsum,
           kwargs=_cumsum_kwargs),
+    unary("cumprod", sg.cumprod, torch.cumprod, _np_cumprod, kwargs=_cumsum_kwargs),
+    unary("cumprod (zeros)", sg.cumprod, torch.cumprod, _np_cumprod, WITH_ZEROS,
+          kwargs=_cumsum_kwargs),
+    unary("x.cumprod(dim)", lambda x, dim: x.cumprod(dim), lambda x, dim: x.cumprod(dim),
+          _np_cumprod, WITH_ZEROS, kwargs=_cumsum_kwargs),
     unary("roll", sg.roll, torch.roll, _np_roll, kwargs=_roll_kwargs),
     unary("flip", sg.flip, torch.flip, _np_flip, kwargs=_flip_kwargs),
     unary("x.repeat(*sizes)", **same(_star("repeat")) | {"ref": _np_repeat}, kwargs=_repeat_kwargs),

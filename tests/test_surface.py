@@ -598,6 +598,52 @@ def test_cumsum_dtype_argument_is_the_result_dtype_like_torch(values, dtype):
     close(got, want)
 
 
+@pytest.mark.parametrize("values", [[2.0, 0.0, 3.0, 4.0], [2.0, 0.0, 3.0, 0.0, 5.0],
+                                    [0.0, 0.0, 1.0], [1.0, 2.0, 3.0], [float("inf"), 0.0, 2.0],
+                                    [[0.0, 2.0, 3.0], [4.0, 0.0, 0.0]]])
+def test_cumprod_gradients_with_zeros_match_torch(values):
+    """One zero: the elements before it get Σ g·ans / x, the zero itself the product of the
+    others, the ones after it 0; with two zeros, the second gets 0 too."""
+    x, t = leaf(values), tleaf(values)
+    upstream = np.arange(1.0, x.numel() + 1).reshape(x.shape)
+    sg.cumprod(x, -1).backward(sg.tensor(upstream))
+    torch.cumprod(t, -1).backward(torch.tensor(upstream))
+    close(x.grad, t.grad)
+    if not np.isfinite(values).all():  # inf·0 in second derivatives: NaN in different places
+        return
+    x, t = leaf(values), tleaf(values)  # second derivatives: the rule is differentiable
+    (g,) = sg.grad((sg.cumprod(x, -1) ** 2).sum(), x, create_graph=True)
+    (h,) = torch.autograd.grad((torch.cumprod(t, -1) ** 2).sum(), t, create_graph=True)
+    close(g, h)
+    close(sg.grad(g.sum(), x)[0], torch.autograd.grad(h.sum(), t)[0])
+
+
+@pytest.mark.parametrize("values, dtype", [([1, 2, 3], "int64"), ([1, 2, 3], "int32"),
+                                           ([True, False], "bool"), (2.5, "float32"),
+                                           ([], "float32"), ([1.5, 2.0], "float64")])
+def test_cumprod_dtypes_and_shapes_match_torch(values, dtype):
+    got = sg.cumprod(sg.tensor(values, dtype=getattr(sg, dtype)), 0)
+    want = torch.cumprod(torch.tensor(values, dtype=getattr(torch, dtype)), 0)
+    assert str(got.dtype) == str(want.dtype)[6:]
+    close(got, want)
+    close(sg.cumprod(sg.tensor(values, dtype=getattr(sg, dtype)), -1, dtype=sg.float64),
+          torch.cumprod(torch.tensor(values, dtype=getattr(torch, dtype)), -1, dtype=torch.float64))
+    big = [1e30, 1e9, 0.0, 2.0]  # carried in float64, as PyTorch: no inf·0 = nan at the end
+    close(sg.cumprod(sg.tensor(big), 0), torch.cumprod(torch.tensor(big), 0))
+    x, t = sg.tensor([1.5, 2.0]), torch.tensor([1.5, 2.0])
+    assert x.cumprod_(0) is x
+    close(x, t.cumprod_(0))
+
+
+@pytest.mark.parametrize("call, error", [(lambda m: m.cumprod(m.ones(2), 1), IndexError),
+                                         (lambda m: m.cumprod(m.tensor(2.0), 1), IndexError),
+                                         (lambda m: m.cumprod(m.ones(2)), TypeError)])
+def test_cumprod_errors_match_torch(call, error):
+    assert isinstance(raised(lambda: call(torch)), error)
+    with pytest.raises(error, match="cumprod"):
+        call(sg)
+
+
 def test_cumsum_to_bool_is_refused_like_torch():
     with pytest.raises(NotImplementedError):
         torch.cumsum(torch.tensor([True]), 0, dtype=torch.bool)
