@@ -620,6 +620,11 @@ log1p = float_function("log1p", "log(1 + x), exact for small x", np.log1p,
                        lambda g, ans, x: g / (1 + x))
 expm1 = float_function("expm1", "e^x - 1, exact for small x", np.expm1,
                        lambda g, ans, x: g * (ans + 1))
+# Both rules read the output only, as PyTorch's (-g·ans³/2 and -g·ans²).
+rsqrt = float_function("rsqrt", "1 / sqrt(x)", lambda x: np.reciprocal(np.sqrt(x)),
+                       lambda g, ans, x: g * (ans * ans * ans) * -0.5)
+reciprocal = float_function("reciprocal", "1 / x", np.reciprocal,
+                            lambda g, ans, x: -g * (ans * ans))
 
 
 def _piecewise_constant(g, ans, *args, **params):
@@ -646,6 +651,7 @@ sign = Primitive("sign", _sign, _piecewise_constant, saves=False)
 floor = Primitive("floor", np.floor, _piecewise_constant, saves=False)
 ceil = Primitive("ceil", np.ceil, _piecewise_constant, saves=False)
 round = Primitive("round", _round, _piecewise_constant, saves=False)
+trunc = Primitive("trunc", np.trunc, _piecewise_constant, saves=False)
 
 
 def _floor_divide(x, y):
@@ -665,6 +671,30 @@ floor_divide = Primitive("floor_divide", _floor_divide, _piecewise_constant, _pi
 remainder = Primitive("remainder", _remainder,
                       lambda g, ans, x, y: g,
                       lambda g, ans, x, y: -g * call(floor_divide, x, y))
+
+
+def _trunc_divide(x, y):
+    """x / y rounded towards 0: trunc(x / y) for floats (PyTorch's kernel), and for ints the
+    floor quotient moved up by one where it was rounded down past a negative result."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if np.result_type(x, y).kind == "f":
+            return np.trunc(np.true_divide(x, y))
+        q = np.floor_divide(x, y)
+        return q + ((np.remainder(x, y) != 0) & ((np.asarray(x) < 0) != (np.asarray(y) < 0)))
+
+
+def _fmod(x, y):
+    with np.errstate(divide="ignore", invalid="ignore"):  # fmod(x, 0.0) and fmod(inf, y): nan
+        return np.fmod(x, y)
+
+
+# div(x, y, rounding_mode='trunc'): flat between its jumps, gradient 0 (as PyTorch's).
+trunc_divide = Primitive("trunc_divide", _trunc_divide, _piecewise_constant, _piecewise_constant,
+                         saves=False)
+# fmod(x, y) = x - trunc(x / y)·y (C's fmod: the sign of x), so y gets -g·trunc(x / y).
+fmod = Primitive("fmod", _fmod,
+                 lambda g, ans, x, y: g,
+                 lambda g, ans, x, y: -g * call(trunc_divide, x, y))
 
 
 # ---------------------------------------------------------------- gather, scatter, cumsum, einsum
@@ -716,6 +746,40 @@ def _cumsum(x, axis, reverse):
 cumsum = Primitive("cumsum", _cumsum,
                    lambda g, ans, x, axis, reverse: call(cumsum, g, axis=axis, reverse=not reverse),
                    saves=False)
+
+
+def _values(x):
+    """x's values as an array (a Tensor's, outside the graph): for masks, which need no gradient."""
+    return x if isinstance(x, np.ndarray) else x.detach().numpy()
+
+
+def _cumprod_grad(g, ans, x, axis):
+    """Σ_{j≥k} g_j·Π_{i≤j, i≠k} x_i, without dividing by 0: before x's first zero along axis
+    (at z) it is Σ_{j≥k} g_j·ans_j / x_k, at z ans_{z-1}·Σ_{j≥z} g_j·Π_{z<i≤j} x_i, after z 0."""
+    x_values = _values(x)
+    zeros_so_far = np.cumsum(x_values == 0, axis=axis)
+    later_sums = call(cumsum, g * ans, axis=axis, reverse=True)
+    if not zeros_so_far.any():
+        return later_sums / x
+    before = zeros_so_far == 0
+    first = (zeros_so_far == 1) & (x_values == 0)
+    on_or_after = ~before
+    head = call(prod, np.where(before, x, 1), axis=(axis,), keepdims=True)  # ans_{z-1}
+    tail = call(cumprod, np.where(on_or_after & ~first, x, 1), axis=axis)  # Π_{z<i≤j} x_i
+    at_first = head * call(sum, np.where(on_or_after, g * tail, 0), axis=(axis,), keepdims=True)
+    return np.where(before, later_sums / np.where(before, x, 1), np.where(first, at_first, 0))
+
+
+def _cumprod(x, axis):
+    """Running products along axis, in x's dtype (the op widens ints to int64 first), float32
+    and float16 carried in float64 as PyTorch's CPU kernel does: [1e30, 1e9, 0] ends in 0, not
+    inf·0 = nan."""
+    carried = np.float64 if x.dtype.kind == "f" else x.dtype
+    with np.errstate(over="ignore", invalid="ignore"):  # past the range: ±inf; inf·0: nan
+        return np.cumprod(x, axis=axis, dtype=carried).astype(x.dtype, copy=False)
+
+
+cumprod = Primitive("cumprod", _cumprod, _cumprod_grad)
 
 
 def _einsum_grad(g, ans, xs, equation, index):

@@ -819,7 +819,14 @@ def _np_round(x, decimals):
     return np.rint(x * scale) / scale if decimals >= 0 else np.rint(x / scale) * scale
 
 
+def _np_cumprod(x, dim):
+    return np.cumprod(x, axis=dim) if x.ndim else x.copy()
+
+
 CLASSES = Domain("classes 0..3", lambda rng, shape: rng.integers(0, 4, shape))
+# About one element in three exactly 0: cumprod's gradient past zeros (none, one, several).
+WITH_ZEROS = Domain("uniform(-2, 2), a third 0",
+                    lambda rng, shape: rng.uniform(-2.0, 2.0, shape) * (rng.random(shape) > 0.35))
 ABOVE_MINUS_ONE = Domain("uniform(-0.5, 2)", lambda rng, shape: rng.uniform(-0.5, 2.0, shape))
 
 
@@ -863,6 +870,11 @@ SURFACE = [
     unary("cumsum", sg.cumsum, torch.cumsum, _np_cumsum, kwargs=_cumsum_kwargs),
     unary("x.cumsum(dim)", lambda x, dim: x.cumsum(dim), lambda x, dim: x.cumsum(dim), _np_cumsum,
           kwargs=_cumsum_kwargs),
+    unary("cumprod", sg.cumprod, torch.cumprod, _np_cumprod, kwargs=_cumsum_kwargs),
+    unary("cumprod (zeros)", sg.cumprod, torch.cumprod, _np_cumprod, WITH_ZEROS,
+          kwargs=_cumsum_kwargs),
+    unary("x.cumprod(dim)", lambda x, dim: x.cumprod(dim), lambda x, dim: x.cumprod(dim),
+          _np_cumprod, WITH_ZEROS, kwargs=_cumsum_kwargs),
     unary("roll", sg.roll, torch.roll, _np_roll, kwargs=_roll_kwargs),
     unary("flip", sg.flip, torch.flip, _np_flip, kwargs=_flip_kwargs),
     unary("x.repeat(*sizes)", **same(_star("repeat")) | {"ref": _np_repeat}, kwargs=_repeat_kwargs),
@@ -877,6 +889,11 @@ SURFACE = [
     unary("x.log2", lambda x: x.log2(), lambda x: x.log2(), np.log2, POSITIVE),
     unary("log1p", sg.log1p, torch.log1p, np.log1p, ABOVE_MINUS_ONE),
     unary("expm1", sg.expm1, torch.expm1, np.expm1),
+    unary("rsqrt", sg.rsqrt, torch.rsqrt, lambda x: 1 / np.sqrt(x), POSITIVE),
+    unary("x.rsqrt", lambda x: x.rsqrt(), lambda x: x.rsqrt(), lambda x: 1 / np.sqrt(x), POSITIVE),
+    unary("reciprocal", sg.reciprocal, torch.reciprocal, np.reciprocal, NONZERO),
+    unary("x.reciprocal", lambda x: x.reciprocal(), lambda x: x.reciprocal(), np.reciprocal,
+          NONZERO),
     # PyTorch raises at a backward through //; scratchgrad's gradient is 0 (test_surface).
     binary("floor_divide", sg.floor_divide, torch.floor_divide, np.floor_divide, (REAL, NONZERO),
            grad=False),
@@ -888,6 +905,23 @@ SURFACE = [
     unary("x%0.75", **same(lambda x: x % 0.75)),
     # PyTorch has no derivative for number % tensor (scratchgrad does: the rows above check it).
     unary("-2.5%x", **same(lambda x: -2.5 % x), domain=NONZERO, grad=False),
+    binary("fmod", sg.fmod, torch.fmod, np.fmod, (REAL, NONZERO)),
+    binary("a.fmod(b)", lambda a, b: a.fmod(b), lambda a, b: a.fmod(b), np.fmod, (REAL, NONZERO)),
+    unary("x.fmod(0.75)", lambda x: x.fmod(0.75), lambda x: x.fmod(0.75), lambda x: np.fmod(x, 0.75)),
+    # PyTorch's derivative of a rounded division is 0 (it raises at a backward through // only).
+    binary("div(trunc)", lambda a, b: sg.div(a, b, rounding_mode="trunc"),
+           lambda a, b: torch.div(a, b, rounding_mode="trunc"), lambda a, b: np.trunc(a / b),
+           (REAL, NONZERO)),
+    binary("a.div(b, floor)", lambda a, b: a.div(b, rounding_mode="floor"),
+           lambda a, b: a.div(b, rounding_mode="floor"), np.floor_divide, (REAL, NONZERO)),
+    binary("div(rounding_mode=None)", lambda a, b: sg.div(a, b, rounding_mode=None),
+           lambda a, b: torch.div(a, b, rounding_mode=None), np.divide, (REAL, NONZERO)),
+    unary("div(1.5, x, trunc)", lambda x: sg.div(1.5, x, rounding_mode="trunc"),
+          lambda x: torch.div(torch.tensor(1.5, dtype=x.dtype), x, rounding_mode="trunc"),
+          lambda x: np.trunc(1.5 / x), NONZERO),
+    unary("trunc", sg.trunc, torch.trunc, np.trunc),
+    unary("fix", sg.fix, torch.fix, np.trunc),
+    unary("x.trunc", lambda x: x.trunc(), lambda x: x.trunc(), np.trunc),
     unary("sign", sg.sign, torch.sign, np.sign, NONZERO),
     unary("floor", sg.floor, torch.floor, np.floor),
     unary("x.ceil", lambda x: x.ceil(), lambda x: x.ceil(), np.ceil),

@@ -10,7 +10,7 @@ import torch.nn.functional as TF
 
 import scratchgrad as sg
 import scratchgrad.nn.functional as F
-from tests.helpers import close, leaf, tleaf
+from tests.helpers import close, leaf, raised, tleaf
 
 # ---------------------------------------------------------------- devices
 
@@ -229,6 +229,63 @@ def test_allclose_errors():
         sg.allclose(sg.tensor([1]), sg.tensor([1.0]))
     with pytest.raises(RuntimeError, match="allclose.*broadcast"):
         sg.allclose(sg.ones(2), sg.ones(3))
+
+
+NAN, INF = float("nan"), float("inf")
+ISCLOSE_CASES = [
+    ([1.0, NAN, INF, -INF, INF, 0.0], [1.0 + 1e-9, NAN, INF, -INF, -INF, 1e-9], {}),
+    ([1.0, NAN, INF], [1.0, NAN, 1.0], {"equal_nan": True}),
+    ([1.0, 2.0], [1.0, 2.1], {"atol": 0.2}),
+    ([100.0, 1.0], [101.0, 1.01], {"rtol": 0.02, "atol": 0}),
+    ([1.0, 1.0], [1.0, 1.0 + 1e-7], {"rtol": 0, "atol": 0}),
+    ([[1.0], [2.0]], [1.0, 2.0, 3.0], {}),
+    ([1, 2, 3], [1, 3, -3], {"rtol": 0.5}),
+    ([True, False], [False, False], {}),
+    (3.0, [3.0], {}),
+    ([], [], {}),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", None])
+@pytest.mark.parametrize("a, b, kwargs", ISCLOSE_CASES)
+def test_isclose_matches_torch(a, b, kwargs, dtype):
+    def make(m, v):
+        is_float = isinstance(v, float) or any(isinstance(u, float) for u in np.ravel(v))
+        return m.tensor(v, dtype=getattr(m, dtype) if dtype and is_float else None)
+    want = torch.isclose(make(torch, a), make(torch, b), **kwargs)
+    got = sg.isclose(make(sg, a), make(sg, b), **kwargs)
+    close(got, want)
+    close(make(sg, a).isclose(make(sg, b), **kwargs), want)
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda m: m.isclose(m.tensor([1]), m.tensor([1.0])), RuntimeError, "isclose.*int64.*float32"),
+    (lambda m: m.isclose(m.tensor([1.0]), m.tensor([1.0], dtype=m.float64)), RuntimeError,
+     "isclose.*float32.*float64"),
+    (lambda m: m.isclose(m.ones(2), m.ones(3)), RuntimeError, r"isclose.*\(2,\).*\(3,\)"),
+    (lambda m: m.isclose(m.ones(2), m.ones(2), rtol=-1), RuntimeError, "isclose: rtol.*-1"),
+    (lambda m: m.isclose(m.ones(2), m.ones(2), atol=-0.5), RuntimeError, "isclose: atol.*-0.5"),
+    (lambda m: m.isclose(m.ones(2), 1.0), TypeError, "isclose.*Tensor.*float"),
+    (lambda m: m.equal(m.ones(2), 1.0), TypeError, "equal.*Tensor.*float"),
+])
+def test_isclose_and_equal_errors_match_torch(call, error, match):
+    assert isinstance(raised(lambda: call(torch)), error)
+    with pytest.raises(error, match=match):
+        call(sg)
+
+
+@pytest.mark.parametrize("a, b", [
+    ([1.0, 2.0], [1.0, 2.0]), ([1.0, 2.0], [1.0, 2.5]), ([1.0], [1.0, 1.0]), (1.0, [1.0]),
+    ([NAN], [NAN]), ([1.0, 2.0], [1, 2]), ([1, 2], [True, True]), ([1, 1], [True, True]),
+    ([], []), ([[1.0, 2.0]], [[1.0], [2.0]]), (-0.0, 0.0), ([INF], [INF]),
+])
+def test_equal_matches_torch(a, b):
+    want = torch.equal(torch.tensor(a), torch.tensor(b))
+    got = sg.equal(sg.tensor(a), sg.tensor(b))
+    assert type(got) is bool and got == want
+    assert sg.tensor(a).equal(sg.tensor(b)) == want
+    assert sg.equal(sg.tensor(a, dtype=sg.float64), sg.tensor(b)) == torch.equal(
+        torch.tensor(a, dtype=torch.float64), torch.tensor(b))
 
 
 def test_is_tensor():
@@ -541,6 +598,52 @@ def test_cumsum_dtype_argument_is_the_result_dtype_like_torch(values, dtype):
     close(got, want)
 
 
+@pytest.mark.parametrize("values", [[2.0, 0.0, 3.0, 4.0], [2.0, 0.0, 3.0, 0.0, 5.0],
+                                    [0.0, 0.0, 1.0], [1.0, 2.0, 3.0], [float("inf"), 0.0, 2.0],
+                                    [[0.0, 2.0, 3.0], [4.0, 0.0, 0.0]]])
+def test_cumprod_gradients_with_zeros_match_torch(values):
+    """One zero: the elements before it get Σ g·ans / x, the zero itself the product of the
+    others, the ones after it 0; with two zeros, the second gets 0 too."""
+    x, t = leaf(values), tleaf(values)
+    upstream = np.arange(1.0, x.numel() + 1).reshape(x.shape)
+    sg.cumprod(x, -1).backward(sg.tensor(upstream))
+    torch.cumprod(t, -1).backward(torch.tensor(upstream))
+    close(x.grad, t.grad)
+    if not np.isfinite(values).all():  # inf·0 in second derivatives: NaN in different places
+        return
+    x, t = leaf(values), tleaf(values)  # second derivatives: the rule is differentiable
+    (g,) = sg.grad((sg.cumprod(x, -1) ** 2).sum(), x, create_graph=True)
+    (h,) = torch.autograd.grad((torch.cumprod(t, -1) ** 2).sum(), t, create_graph=True)
+    close(g, h)
+    close(sg.grad(g.sum(), x)[0], torch.autograd.grad(h.sum(), t)[0])
+
+
+@pytest.mark.parametrize("values, dtype", [([1, 2, 3], "int64"), ([1, 2, 3], "int32"),
+                                           ([True, False], "bool"), (2.5, "float32"),
+                                           ([], "float32"), ([1.5, 2.0], "float64")])
+def test_cumprod_dtypes_and_shapes_match_torch(values, dtype):
+    got = sg.cumprod(sg.tensor(values, dtype=getattr(sg, dtype)), 0)
+    want = torch.cumprod(torch.tensor(values, dtype=getattr(torch, dtype)), 0)
+    assert str(got.dtype) == str(want.dtype)[6:]
+    close(got, want)
+    close(sg.cumprod(sg.tensor(values, dtype=getattr(sg, dtype)), -1, dtype=sg.float64),
+          torch.cumprod(torch.tensor(values, dtype=getattr(torch, dtype)), -1, dtype=torch.float64))
+    big = [1e30, 1e9, 0.0, 2.0]  # carried in float64, as PyTorch: no inf·0 = nan at the end
+    close(sg.cumprod(sg.tensor(big), 0), torch.cumprod(torch.tensor(big), 0))
+    x, t = sg.tensor([1.5, 2.0]), torch.tensor([1.5, 2.0])
+    assert x.cumprod_(0) is x
+    close(x, t.cumprod_(0))
+
+
+@pytest.mark.parametrize("call, error", [(lambda m: m.cumprod(m.ones(2), 1), IndexError),
+                                         (lambda m: m.cumprod(m.tensor(2.0), 1), IndexError),
+                                         (lambda m: m.cumprod(m.ones(2)), TypeError)])
+def test_cumprod_errors_match_torch(call, error):
+    assert isinstance(raised(lambda: call(torch)), error)
+    with pytest.raises(error, match="cumprod"):
+        call(sg)
+
+
 def test_cumsum_to_bool_is_refused_like_torch():
     with pytest.raises(NotImplementedError):
         torch.cumsum(torch.tensor([True]), 0, dtype=torch.bool)
@@ -666,6 +769,103 @@ def test_integer_floor_divide_and_remainder_match_torch(a, b, dtype):
         assert got.tolist() == want.tolist() and str(got.dtype) == str(want.dtype)[6:]
 
 
+@pytest.mark.parametrize("mode", [None, "trunc", "floor"])
+@pytest.mark.parametrize("dtype", ["int64", "int32", "float32", "float64"])
+@pytest.mark.parametrize("a, b", INT_PAIRS + [([7, -7], 2.0), ([True, False], [3, 3])])
+def test_div_rounding_modes_match_torch(a, b, dtype, mode):
+    """int / int is float32; with a rounding mode ints stay ints, rounded towards 0 or -inf."""
+    def make(m, v):
+        return m.tensor(v, dtype=getattr(m, dtype)) if isinstance(v, list) and not isinstance(
+            v[0], bool) else m.tensor(v) if isinstance(v, list) else v
+    a_sg, a_t = (make(sg, a), make(torch, a)) if isinstance(a, list) else (a, a)
+    want = torch.div(a_t if isinstance(a_t, torch.Tensor) else torch.tensor(a_t), make(torch, b),
+                     rounding_mode=mode)
+    got = sg.div(a_sg, make(sg, b), rounding_mode=mode)
+    assert str(got.dtype) == str(want.dtype)[6:]
+    close(got, want)
+    if isinstance(a_sg, sg.Tensor):
+        close(a_sg.div(make(sg, b), rounding_mode=mode), want)
+
+
+def test_int_tensor_with_a_whole_float_is_float_after_the_int_was_used():
+    """2 and 2.0 are one cache key for the constants: int_tensor * 2.0 stays float32."""
+    x = sg.tensor([7, -7])
+    x + 2, x * 2, x // 2  # caches the int 2 for int64
+    for op in (lambda a: a * 2.0, lambda a: a + 2.0, lambda a: a // 2.0, lambda a: a % 2.0):
+        assert op(x).dtype == sg.float32 and op(torch.tensor([7, -7])).dtype == torch.float32
+
+
+def test_fmod_has_the_sign_of_the_dividend_like_torch():
+    a, b = [-3.0, 3.0, -3.0, 3.0, 5.5, -0.0], [2.0, 2.0, -2.0, -2.0, 1.5, 2.0]
+    close(sg.fmod(sg.tensor(a), sg.tensor(b)), torch.fmod(torch.tensor(a), torch.tensor(b)))
+    for x, y in (([-7, 7], 2), ([-7, 7], [3, -3]), ([-7, 7], 2.5), ([True, False], 2)):
+        want = torch.fmod(torch.tensor(x), torch.tensor(y) if isinstance(y, list) else y)
+        got = sg.fmod(sg.tensor(x), sg.tensor(y) if isinstance(y, list) else y)
+        assert str(got.dtype) == str(want.dtype)[6:]
+        close(got, want)
+    special = [float("nan"), float("inf"), -float("inf"), 1.0, -1.0, 0.0]
+    for y in (0.0, float("inf"), 2.0):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            close(sg.fmod(sg.tensor(special), y), torch.fmod(torch.tensor(special), y))
+
+
+def test_fmod_gradients_match_torch():
+    x, y = leaf([-3.0, 3.0, 5.5, -7.25]), leaf([2.0, -2.0, 1.5, 0.5])
+    t, u = tleaf([-3.0, 3.0, 5.5, -7.25]), tleaf([2.0, -2.0, 1.5, 0.5])
+    sg.fmod(x, y).sum().backward()
+    torch.fmod(t, u).sum().backward()
+    close(x.grad, t.grad)
+    close(y.grad, u.grad)
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda m: m.fmod(m.tensor([1, 2]), 0), RuntimeError, "fmod: integer division by zero"),
+    (lambda m: m.fmod(m.tensor([1, 2]), m.tensor([1, 0])), RuntimeError, "fmod: integer division"),
+    (lambda m: m.div(m.tensor([1, 2]), m.tensor([0, 1]), rounding_mode="trunc"), RuntimeError,
+     "div: integer division by zero"),
+    (lambda m: m.div(m.tensor([1, 2]), 0, rounding_mode="floor"), RuntimeError,
+     "div: integer division by zero"),
+    (lambda m: m.fmod(m.tensor([True]), m.tensor([True])), NotImplementedError,
+     "fmod: not defined for bool and bool"),
+    (lambda m: m.div(m.tensor([True]), m.tensor([True]), rounding_mode="trunc"),
+     NotImplementedError, "div: not defined for bool and bool"),
+    (lambda m: m.div(m.tensor([True]), m.tensor([True]), rounding_mode="floor"),
+     NotImplementedError, "div: not defined for bool and bool"),
+    (lambda m: m.div(m.tensor([1.0]), 2.0, rounding_mode="round"), RuntimeError,
+     "div: rounding_mode must be None, 'trunc' or 'floor', got 'round'"),
+    (lambda m: m.fmod(2, m.tensor([1.0])), TypeError, "fmod.*Tensor.*int"),
+    (lambda m: m.fmod(m.ones(2), m.ones(3)), RuntimeError, r"fmod.*\(2,\).*\(3,\)"),
+    (lambda m: m.trunc(m.tensor([True])), NotImplementedError, "trunc: not defined for bool"),
+    (lambda m: m.tensor([7, 1]).div_(2), RuntimeError, "div_.*float32.*int64"),
+])
+def test_fmod_div_trunc_errors_match_torch(call, error, match):
+    assert isinstance(raised(lambda: call(torch)), error)
+    with pytest.raises(error, match=match):
+        call(sg)
+
+
+def test_div_in_place_with_a_rounding_mode_and_trunc_in_place():
+    for mode in ("trunc", "floor"):
+        for values, other in (([7, -7], 2), ([7.5, -7.5], 2.0)):
+            x, t = sg.tensor(values), torch.tensor(values)
+            assert x.div_(other, rounding_mode=mode) is x
+            t.div_(other, rounding_mode=mode)
+            close(x, t)
+    for name in ("trunc_", "fix_"):
+        x, t = sg.tensor([-1.5, 2.7]), torch.tensor([-1.5, 2.7])
+        assert getattr(x, name)() is x
+        close(x, getattr(t, name)())
+
+
+def test_trunc_keeps_ints_and_signed_zero_like_torch():
+    for values in ([3, -2], [-1.5, 2.7, -0.3, float("nan"), float("inf")], 2.5, []):
+        got, want = sg.trunc(sg.tensor(values)), torch.trunc(torch.tensor(values))
+        assert str(got.dtype) == str(want.dtype)[6:]
+        close(got, want)
+        np.testing.assert_array_equal(np.signbit(got.numpy()), np.signbit(want.numpy()))
+
+
 def test_float_division_by_zero_is_quiet_and_like_torch():
     x, t = sg.tensor([1.0, -2.0, 0.0]), torch.tensor([1.0, -2.0, 0.0])
     with warnings.catch_warnings():
@@ -702,7 +902,7 @@ def test_floor_divide_gradient_is_zero():
     np.testing.assert_array_equal(y.grad.numpy(), [0.0, 0.0])
 
 
-@pytest.mark.parametrize("name", ["floor", "ceil", "round", "sign"])
+@pytest.mark.parametrize("name", ["floor", "ceil", "round", "sign", "trunc", "fix"])
 def test_rounding_gives_zero_gradients_and_keeps_ints(name):
     x, t = leaf([1.4, -2.5, 0.5]), tleaf([1.4, -2.5, 0.5])
     getattr(sg, name)(x).sum().backward()
@@ -712,7 +912,8 @@ def test_rounding_gives_zero_gradients_and_keeps_ints(name):
     assert got.tolist() == want.tolist() and got.dtype == sg.int64 and not got.requires_grad
 
 
-@pytest.mark.parametrize("name", ["sign", "floor", "ceil", "round", "log10", "log2", "log1p", "expm1"])
+@pytest.mark.parametrize("name", ["sign", "floor", "ceil", "round", "log10", "log2", "log1p", "expm1",
+                                  "rsqrt", "reciprocal"])
 def test_special_values_match_torch(name):
     values = [float("nan"), float("inf"), -float("inf"), -0.0, 0.0, 2.5, -2.5, 0.5, -0.5, 1e30]
     with np.errstate(all="ignore"):
@@ -742,11 +943,38 @@ def test_round_decimals_match_torch_halfway():
             np.testing.assert_array_equal(got.numpy(), want.numpy())
 
 
-@pytest.mark.parametrize("name", ["log10", "log2", "log1p", "expm1"])
+@pytest.mark.parametrize("name", ["log10", "log2", "log1p", "expm1", "rsqrt", "reciprocal"])
 def test_float_functions_of_ints_are_float32(name):
     got, want = getattr(sg, name)(sg.tensor([1, 10])), getattr(torch, name)(torch.tensor([1, 10]))
     assert got.dtype == sg.float32
     close(got, want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["rsqrt", "reciprocal"])
+def test_rsqrt_and_reciprocal_of_ints_bools_and_zeros_match_torch(name):
+    """Ints and bools give float32 (1/0 = inf); in place on an int tensor is refused."""
+    for values in ([4, 0, -1], [True, False], [], 4):
+        with np.errstate(all="ignore"):
+            got = getattr(sg, name)(sg.tensor(values))
+        want = getattr(torch, name)(torch.tensor(values))
+        assert got.dtype == sg.float32
+        close(got, want, rtol=1e-6)
+    with pytest.raises(RuntimeError):
+        getattr(torch.tensor([4]), name + "_")()
+    with pytest.raises(RuntimeError, match=f"{name}_: result type float32 can't be cast"):
+        getattr(sg.tensor([4]), name + "_")()
+    x = sg.tensor([4.0, 0.25])
+    assert getattr(x, name + "_")() is x
+    close(x, getattr(torch.tensor([4.0, 0.25]), name)())
+
+
+@pytest.mark.parametrize("name", ["rsqrt", "reciprocal"])
+def test_rsqrt_and_reciprocal_gradients_at_zero_match_torch(name):
+    x, t = leaf([0.0, -0.0, 4.0, float("inf")]), tleaf([0.0, -0.0, 4.0, float("inf")])
+    with np.errstate(all="ignore"):
+        getattr(sg, name)(x).sum().backward()
+    getattr(torch, name)(t).sum().backward()
+    close(x.grad, t.grad)
 
 
 # ---------------------------------------------------------------- histc

@@ -51,10 +51,12 @@ OPERATORS = {
 for _name in ("add", "sub", "mul", "truediv", "pow", "matmul", "floordiv", "mod"):
     OPERATORS[f"__r{_name}__"] = methods.reflected(OPERATORS[f"__{_name}__"])
 
-# In-place twins of ops that ops/inplace.py can't import (selection imports shapes, which
-# imports inplace).
-IN_PLACE_TWINS = {name + "_": inplace.twin(name + "_", getattr(selection, name))
-                  for name in ("tril", "triu", "scatter_add")}
+# In-place twins of ops that ops/inplace.py can't import (selection and rearrange import
+# shapes, which imports inplace).
+IN_PLACE_TWINS = {name + "_": inplace.twin(name + "_", getattr(module, name))
+                  for module, names in ((selection, ("tril", "triu", "scatter_add")),
+                                        (rearrange, ("cumsum", "cumprod")))
+                  for name in names}
 
 # Every Tensor method that comes from an op: name -> function (its first argument is the tensor).
 tensor_methods = {

@@ -116,12 +116,15 @@ def elementwise_function(op, doc, refuse=None, refusal=DTypeError):
 
     def elementwise(a, b):
         # The two commonest cases first, inline (the hot path of every small network):
-        # tensors of one dtype, and a tensor with a Python float seen before.
+        # tensors of one dtype, and a float tensor with a Python float seen before (a float
+        # tensor only: 2.0 and 2 are one key, and an int tensor's cached 2 would keep
+        # int_tensor * 2.0 an int).
         if isinstance(a, Tensor):
             ad = a._data
             if isinstance(b, Tensor) and ad.dtype is b._data.dtype:
                 bd = b._data
-            elif type(b) is not float or (bd := _constants.get((b, ad.dtype))) is None:
+            elif (type(b) is not float or ad.dtype.kind != "f"
+                  or (bd := _constants.get((b, ad.dtype))) is None):
                 ad, bd = _operands(a, b)
         else:
             ad, bd = _operands(a, b)
@@ -174,6 +177,7 @@ sub = elementwise_function(P.sub, "a - b", refuse=lambda a, b: _is_bool(a) or _i
 mul = elementwise_function(P.mul, "a * b")
 
 
+# True division, the `/` operator; the public sg.div (rounding modes too) is ops/rounding.py's.
 def div(a, b):
     """a / b, always a float result (int / int gives float32, as in PyTorch)."""
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
@@ -460,14 +464,60 @@ def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
         raise broadcast_error("allclose", a.shape, b.shape) from None
 
 
+def _tensors_only(name, *args):
+    """PyTorch's isclose and equal take tensors only (no numbers, lists or arrays)."""
+    for position, (what, arg) in enumerate(zip(("input", "other"), args), start=1):
+        if not isinstance(arg, Tensor):
+            raise TypeError(f"{name}(): argument '{what}' (position {position}) must be Tensor, "
+                            f"not {type(arg).__name__}")
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """|a - b| <= atol + rtol·|b| elementwise, with broadcasting (a bool tensor): as
+    torch.isclose, ±inf is close only to itself, and NaN to NaN only with equal_nan."""
+    _tensors_only("isclose", input, other)
+    if input.dtype != other.dtype:
+        raise DTypeError(f"isclose: both tensors must have the same dtype, got {input.dtype} "
+                         f"and {other.dtype}")
+    for name, tol in (("rtol", rtol), ("atol", atol)):
+        if tol < 0:
+            raise ValueRangeError(f"isclose: {name} must be greater than or equal to zero, "
+                                  f"got {tol}")
+    a, b = input._data, other._data
+    try:
+        np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise broadcast_error("isclose", a.shape, b.shape) from None
+    close = np.asarray(a == b)
+    if equal_nan and a.dtype.kind == "f":
+        close = close | (np.isnan(a) & np.isnan(b))
+    if rtol or atol:
+        if a.dtype.kind != "f":  # PyTorch measures ints and bools in its default float
+            a, b = a.astype(dtypes.default_float), b.astype(dtypes.default_float)
+        with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: not close (unless ==)
+            error = np.abs(a - b)
+            close = close | (np.isfinite(error) & (error <= atol + np.abs(rtol * b)))
+    return Tensor._wrap(np.asarray(close))
+
+
+def equal(input, other):
+    """True when both tensors have the same shape and the same values (a Python bool; dtypes
+    may differ, as in torch.equal; NaN equals nothing)."""
+    _tensors_only("equal", input, other)
+    if input.shape != other.shape:
+        return False
+    a, b = _operands(input, other)
+    return builtins.bool(np.array_equal(a, b))
+
+
 def is_tensor(obj):
     """True for a scratchgrad Tensor (or a subclass, such as Parameter)."""
     return isinstance(obj, Tensor)
 
 
 # The public ops of this module: sg.<name>, and Tensor methods (see ops/__init__.py).
-__all__ = ["abs", "add", "allclose", "as_tensor", "cast", "clamp", "clip", "clone", "div", "eq", "ge",
-           "gelu", "gt", "is_tensor", "isfinite", "isnan", "le", "leaky_relu", "logical_and",
-           "logical_not", "logical_or", "lt", "matmul", "maximum", "minimum", "mul", "ne", "neg",
-           "pow", "relu", "softplus", "sub", "where"]
+__all__ = ["abs", "add", "allclose", "as_tensor", "cast", "clamp", "clip", "clone", "eq",
+           "equal", "ge", "gelu", "gt", "is_tensor", "isclose", "isfinite", "isnan",
+           "le", "leaky_relu", "logical_and", "logical_not", "logical_or", "lt", "matmul",
+           "maximum", "minimum", "mul", "ne", "neg", "pow", "relu", "softplus", "sub", "where"]
 __all__.extend(float_functions)  # exp, log, tanh, ...

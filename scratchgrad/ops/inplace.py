@@ -253,9 +253,11 @@ def mul_(x, other):
     return in_place("mul_", x, ops.mul, other)
 
 
-def div_(x, other):
-    """x /= other, in place."""
-    return in_place("div_", x, ops.div, other)
+def div_(x, other, *, rounding_mode=None):
+    """x /= other, in place (rounded towards 0 or -inf with rounding_mode 'trunc' or 'floor')."""
+    if rounding_mode is None:
+        return in_place("div_", x, ops.div, other)
+    return in_place("div_", x, lambda t, o: rounding.div(t, o, rounding_mode=rounding_mode), other)
 
 
 def pow_(x, exponent):
@@ -388,7 +390,7 @@ methods = {
 }
 for _name in ("neg", "abs", "relu", *ops.float_functions):
     methods[_name + "_"] = _unary(_name + "_", getattr(ops, _name))
-for _name in ("floor", "ceil", "trunc"):
+for _name in ("floor", "ceil", "trunc", "fix"):
     if hasattr(rounding, _name):
         methods[_name + "_"] = _unary(_name + "_", getattr(rounding, _name))
 methods["round_"] = twin("round_", rounding.round)  # round_(decimals=1)

@@ -129,6 +129,20 @@ def cumsum(input, dim, *, dtype=None):
     return apply(P.cumsum, (x,), (xd,), {"axis": dim, "reverse": False})
 
 
+def cumprod(input, dim, *, dtype=None):
+    """Running products along dim; bools and ints multiply in int64, as in PyTorch, unless
+    dtype names the result's dtype (the input is cast to it first). The gradient is exact
+    where the input holds zeros."""
+    x = as_tensor(input)
+    if dtype is not None:
+        x = cast(x, dtype)
+    dim = normalize_axis("cumprod", dim, x.ndim)
+    if x.ndim == 0:
+        return reshape(cumprod(reshape(x, (1,)), 0), ())
+    xd = x._data.astype(dtypes.int64) if dtype is None and x.dtype.kind in "biu" else x._data
+    return apply(P.cumprod, (x,), (xd,), {"axis": dim})
+
+
 # ---------------------------------------------------------------- einsum
 
 def einsum(equation, *operands):
@@ -230,4 +244,4 @@ def histc(input, bins=100, min=0, max=0):
 
 
 # The public ops of this module: sg.<name>, and Tensor methods (see ops/__init__.py).
-__all__ = ["chunk", "cumsum", "einsum", "flip", "histc", "roll"]
+__all__ = ["chunk", "cumprod", "cumsum", "einsum", "flip", "histc", "roll"]
