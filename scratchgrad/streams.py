@@ -42,13 +42,15 @@ def engine(seed):
 
 def random32(gen, n):
     """n raw 32-bit outputs (as uint64)."""
-    return gen._engine.random_raw(n).astype(np.uint64)
+    return gen._engine.random_raw(n)
 
 
 def random64(gen, n):
     """n 64-bit numbers, each from two outputs: the first is the high half."""
     raw = random32(gen, 2 * n)
-    return (raw[0::2] << np.uint64(32)) | raw[1::2]
+    out = raw[0::2] << np.uint64(32)
+    out |= raw[1::2]
+    return out
 
 
 def _unit(gen, n, dtype):
@@ -218,8 +220,11 @@ def exponential(gen, n):
 
 
 def bernoulli(gen, shape, p):
-    """A bool array of `shape`, True with probability p."""
-    return (_unit(gen, math.prod(shape), np.float64) < p).reshape(shape)
+    """A bool array of `shape`, True with probability p: a 53-bit uniform u < p, compared as
+    integers (u·2^53 < p·2^53, exact), which spares dropout a float conversion."""
+    bits = random64(gen, math.prod(shape))
+    bits &= np.uint64((1 << 53) - 1)
+    return (bits < np.uint64(math.ceil(p * 2**53))).reshape(shape)
 
 
 def multinomial(gen, rows, n, replacement):
