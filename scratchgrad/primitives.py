@@ -41,10 +41,40 @@ div = Primitive("div", quietly(np.true_divide),
                 lambda g, ans, x, y: -g * (x / y) / y)
 
 
+_MULTIPLIED_POWERS = (2, 3, -1, -2, 0.5, -0.5)
+
+
+def _power(x, y):
+    """x ** y. A float tensor to the power 2, 3, -1, -2, 1/2 or -1/2 is worked out as PyTorch's
+    kernel does, by multiplying, dividing and square roots (so with its roundings): NumPy's
+    general power takes ~50 ns an element (x ** 3 over 16·64·512 floats: 25 ms, not 0.3)."""
+    if isinstance(x, np.ndarray) and x.dtype.kind == "f" and np.ndim(y) == 0 \
+            and float(y) in _MULTIPLIED_POWERS:
+        e, out = float(y), np.empty_like(x)  # an array even for 0-d x (ufuncs give scalars)
+        if e == 2:
+            return np.square(x, out=out)
+        if e == 3:
+            np.square(x, out=out)
+            return np.multiply(out, x, out=out)
+        if e == -1:
+            return np.reciprocal(x, out=out)
+        if e == -2:
+            np.square(x, out=out)
+            return np.reciprocal(out, out=out)
+        if e == 0.5:
+            return np.sqrt(x, out=out)
+        if e == -0.5:
+            np.sqrt(x, out=out)
+            return np.reciprocal(out, out=out)
+    return np.power(x, y)
+
+
 def _pow_grad_base(g, ans, x, y):
     """g·y·x^(y-1), and 0 where y == 0, even at x == 0 (PyTorch's convention)."""
     if isinstance(y, (int, float)):
         return g * 0 if y == 0 else g * (y * x ** (y - 1))
+    if isinstance(x, np.ndarray) and np.ndim(y) == 0:
+        return g * 0 if y == 0 else g * (y * _power(x, y - 1))
     return np.where(y == 0, 0, g * (y * x ** (y - 1)))
 
 
@@ -55,7 +85,7 @@ def _pow_grad_exponent(g, ans, x, y):
     return np.where((x == 0) & (y >= 0), 0, g * ans * log_x)
 
 
-pow = Primitive("pow", np.power, _pow_grad_base, _pow_grad_exponent)
+pow = Primitive("pow", quietly(_power), _pow_grad_base, _pow_grad_exponent)
 neg = Primitive("neg", np.negative,
                 lambda g, ans, x: -g,
                 saves=False)

@@ -74,6 +74,27 @@ def test_pow_with_python_numbers():
     close(e.grad, [math.log(2) * 2**k for k in (0.0, 1.0, 2.0)], *TOL)
 
 
+@pytest.mark.parametrize("exponent", [2, 3, -1, -2, 0.5, -0.5, 3.0, 2.5])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_powers_by_a_number_are_pytorchs_to_the_bit(exponent, dtype):
+    """x ** 3 is x·x·x, x ** -2 is 1/(x·x), ... as in PyTorch's kernel (NumPy's general power
+    rounds differently, and takes ~50 ns an element), values and gradients, 0-d and specials.
+    Other exponents (0.5 too, a correctly rounded square root here) agree to the last bit or so."""
+    exact = exponent in (2, 3, -1, -2, -0.5)
+    values = np.concatenate([np.random.default_rng(0).standard_normal(1000) * 3,
+                             [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-30, 3e20]]).astype(dtype)
+    for array in (values, values[2]):
+        x, tx = sg.tensor(array, requires_grad=True), torch.tensor(array, requires_grad=True)
+        y, ty = x ** exponent, tx ** exponent
+        if exact:
+            np.testing.assert_array_equal(y.detach().numpy(), ty.detach().numpy())
+        else:
+            np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=3e-7)
+        y.sum().backward()
+        ty.sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-6, equal_nan=True)
+
+
 def test_vector_dot_product_gradient():
     a_val, b_val = [1.0, 2.0, 3.0], [-1.0, 0.5, 4.0]
     a, b = leaf(a_val), leaf(b_val)
