@@ -7,8 +7,8 @@ is ln 27 = 3.30) and makes up 10 new names.
 
 The names come from sg.data.names() (downloaded once, or read from $SCRATCHGRAD_DATA).
 
-With the default settings, on this project's 2-core machine (OPENBLAS_NUM_THREADS=1): dev loss
-bigram 2.456 (1 s), MLP 2.129 (8 s), GRU 2.035 (36 s), transformer 2.095 (100 s).
+With the default settings, on this project's 2-core machine (OPENBLAS_NUM_THREADS=1, 2026-12-07):
+dev loss bigram 2.456 (0.3 s), MLP 2.135 (3 s), GRU 2.033 (19 s), transformer 2.099 (39 s).
 """
 import argparse
 import math
@@ -105,9 +105,8 @@ class Block(nn.Module):
         self.ln1, self.ln2 = nn.LayerNorm(width), nn.LayerNorm(width)
         self.qkv = nn.Linear(width, 3 * width)
         self.proj = nn.Linear(width, width)
-        # GPT-2's tanh form of GELU: as good here, and far cheaper than the exact erf
-        self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(approximate="tanh"),
-                                 nn.Linear(4 * width, width))
+        # the exact GELU, x·Φ(x): one fused node, cheaper than the tanh form's eight ops
+        self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width))
         # -inf above the diagonal: each position attends to itself and the positions before it
         self.mask = sg.tensor(np.triu(np.full((block_size, block_size), -np.inf, np.float32), 1))
 
