@@ -1008,3 +1008,25 @@ def test_histc_edge_cases_match_torch():
 def test_histc_errors(values, kwargs, error, match):
     with pytest.raises(error, match=match):
         sg.histc(sg.tensor(values), **kwargs)
+
+
+# ---------------------------------------------------------------- more dtype spellings
+
+def test_byte_char_short_type_and_cuda_as_pytorch():
+    values = [-1.5, 2.7, 300.0, 0.0]
+    x, tx = sg.tensor(values), torch.tensor(values)
+    for name in ("byte", "char", "short"):
+        ours, theirs = getattr(x, name)(), getattr(tx, name)()
+        assert str(ours.dtype) == str(theirs.dtype).removeprefix("torch.")
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    for t, tt in ((x, tx), (x.long(), tx.long()), (x.bool(), tx.bool()), (x.byte(), tx.byte()),
+                  (x.half(), tx.half()), (x.double(), tx.double()), (x.int(), tx.int())):
+        assert t.type() == tt.type()
+    assert x.type(sg.float64).dtype == sg.float64 and x.type(sg.float32) is x
+    np.testing.assert_array_equal(x.type("torch.IntTensor").numpy(), tx.type("torch.IntTensor").numpy())
+    with pytest.raises(ValueError, match="float64"):
+        x.type("float64")
+    with pytest.raises(RuntimeError, match="CPU"):
+        x.cuda()
+    model = sg.nn.Linear(2, 3).half()
+    assert model.weight.dtype == sg.float16 and model.bias.dtype == sg.float16

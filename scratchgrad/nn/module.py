@@ -297,6 +297,9 @@ class Module:
     def double(self):
         return self.to(dtypes.float64)
 
+    def half(self):
+        return self.to(dtypes.float16)
+
     # ------------------------------------------------------------ state
     def _state_tensors(self, prefix=""):
         """The live parameters and persistent buffers, by dotted name; a module registered

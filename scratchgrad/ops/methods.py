@@ -39,6 +39,34 @@ def type_as(self, other):
     return cast(self, other.dtype)
 
 
+# PyTorch's names for a CPU tensor's type, which t.type() gives and t.type(name) takes
+_TYPE_NAMES = {dtypes.float32: "torch.FloatTensor", dtypes.float64: "torch.DoubleTensor",
+               dtypes.float16: "torch.HalfTensor", dtypes.int64: "torch.LongTensor",
+               dtypes.int32: "torch.IntTensor", dtypes.int16: "torch.ShortTensor",
+               dtypes.int8: "torch.CharTensor", dtypes.uint8: "torch.ByteTensor",
+               dtypes.bool_: "torch.BoolTensor"}
+_TYPES_BY_NAME = {name: dtype for dtype, name in _TYPE_NAMES.items()}
+
+
+def type_(self, dtype=None, non_blocking=False):
+    """t.type(): PyTorch's name for the tensor's type ('torch.FloatTensor'); t.type(dtype), with a
+    dtype or such a name: the tensor cast to it (itself when it already has it)."""
+    if dtype is None:
+        return _TYPE_NAMES[self.dtype]
+    if isinstance(dtype, str):
+        if dtype not in _TYPES_BY_NAME:
+            raise ValueError(f"type: invalid type: {dtype!r} (a dtype, or a name such as "
+                             f"'torch.DoubleTensor')")
+        dtype = _TYPES_BY_NAME[dtype]
+    dtype = dtypes.as_dtype(dtype)
+    return self if dtype == self.dtype else cast(self, dtype)
+
+
+def cuda(self, device=None, non_blocking=False):
+    """Refused: scratchgrad runs on the CPU (the error t.to("cuda") gives)."""
+    check_device("cuda", "cuda" if device is None else device)
+
+
 def _cast_to(dtype):
     def convert(self):
         return cast(self, dtype)
@@ -121,6 +149,8 @@ methods = {
     "half": _cast_to(dtypes.float16), "float": _cast_to(dtypes.float32),
     "double": _cast_to(dtypes.float64), "long": _cast_to(dtypes.int64),
     "int": _cast_to(dtypes.int32), "bool": _cast_to(dtypes.bool_),
+    "short": _cast_to(dtypes.int16), "char": _cast_to(dtypes.int8), "byte": _cast_to(dtypes.uint8),
+    "type": type_, "cuda": cuda,
     "t": t, "expand_as": expand_as, "view_as": view_as,
     "T": property(all_dims_reversed), "mT": property(last_two_swapped),
     "__getitem__": index, "__setitem__": __setitem__, "__pos__": __pos__,
