@@ -73,6 +73,7 @@ from scratchgrad.gradcheck import gradcheck
 from scratchgrad.inference import inference_mode, is_inference_mode_enabled
 from scratchgrad.random import (
     Generator,
+    bernoulli,
     default_generator,
     get_rng_state,
     initial_seed,
@@ -128,6 +129,7 @@ __all__ = [
     "ValueRangeError",
     "arange",
     "autograd",
+    "bernoulli",
     "bfloat16",
     "bool",
     "data",

@@ -18,6 +18,7 @@ import numpy as np
 from scratchgrad import streams
 from scratchgrad.core import dtypes
 from scratchgrad.core.devices import check_device, cpu
+from scratchgrad.core.engine import Primitive, apply
 from scratchgrad.core.errors import (
     DTypeError,
     DTypeNotImplementedError,
@@ -302,3 +303,44 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
 
 
 Tensor.multinomial = multinomial  # probs.multinomial(1), as in PyTorch
+
+
+# A draw's gradient is zero (PyTorch's rule for bernoulli): the sample is a parameter, not an
+# input, so only the probabilities' shape is read.
+_sampled = Primitive("bernoulli", lambda p, sample: sample,
+                     lambda g, ans, p, sample: np.zeros_like(p), saves=False)
+
+
+def _probability(name, p):
+    if not 0 <= p <= 1:
+        raise ValueRangeError(f"{name}: p must be in [0, 1], got p={p}")
+    return p
+
+
+def bernoulli_values(name, shape, dtype, p, generator=None):
+    """A NumPy array of `shape` and `dtype`: 1 with probability p (a number, or an array or
+    tensor of probabilities broadcast to shape), else 0."""
+    gen = _generator(generator)
+    if isinstance(p, Tensor) or np.ndim(p):
+        probabilities = np.broadcast_to(as_tensor(p)._data, shape)
+        if probabilities.size and not ((probabilities >= 0) & (probabilities <= 1)).all():
+            raise ValueRangeError(f"{name}: every probability must be in [0, 1]")
+        work = dtype if np.dtype(dtype).kind == "f" else dtypes.float64
+        return streams.bernoulli_each(gen, probabilities, work).astype(dtype)
+    return streams.bernoulli(gen, shape, _probability(name, float(p))).astype(dtype)
+
+
+def bernoulli(input, p=None, *, generator=None):
+    """0 or 1 for each element of input, 1 with the probability that element gives (or p, if
+    given), in input's dtype; its gradient is zero, as in PyTorch."""
+    input = as_tensor(input)
+    data = input._data
+    if data.dtype.kind != "f":
+        raise DTypeNotImplementedError(f"bernoulli: needs floating-point probabilities, got "
+                                       f"{data.dtype}")
+    sample = bernoulli_values("bernoulli", data.shape, data.dtype, data if p is None else p,
+                              generator)
+    return apply(_sampled, (input,), (data,), {"sample": sample})
+
+
+Tensor.bernoulli = bernoulli  # probs.bernoulli(), as in PyTorch

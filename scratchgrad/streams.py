@@ -16,7 +16,8 @@ outputs (what each is, was read off PyTorch 2.13's results; tests/test_streams.p
   normal);
 - integers: output mod range (two outputs as one 64-bit number from a range of 2^28 on);
 - randperm: a forward Fisher-Yates shuffle, swap i with i + output mod (n - i);
-- exponential: -log(1 - u) of a 53-bit uniform; bernoulli(p): 53-bit uniform < p;
+- exponential: -log(1 - u) of a 53-bit uniform; bernoulli: a 53-bit uniform < p for one p,
+  a uniform of the probabilities' precision < each one for a tensor of them;
 - multinomial: with replacement a binary search of the cumulative weights per draw; without
   (or for one draw) the weights over exponential noise, largest first.
 """
@@ -225,6 +226,12 @@ def bernoulli(gen, shape, p):
     bits = random64(gen, math.prod(shape))
     bits &= np.uint64((1 << 53) - 1)
     return (bits < np.uint64(math.ceil(p * 2**53))).reshape(shape)
+
+
+def bernoulli_each(gen, probabilities, dtype):
+    """A bool array, True where a uniform of dtype's precision (24 or 53 random bits) falls
+    below that element's probability."""
+    return _unit(gen, probabilities.size, dtype).reshape(probabilities.shape) < probabilities
 
 
 def multinomial(gen, rows, n, replacement):

@@ -255,3 +255,30 @@ def test_float16_uniforms_and_fills_of_views_are_pytorchs():
     theirs.permute(2, 0, 1).uniform_()
     same(ours, theirs)
     in_step()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_bernoulli_is_pytorchs(dtype):
+    """bernoulli(p): a uniform of p's precision < p; bernoulli_(number): a 53-bit one; the
+    result has p's dtype, and a gradient of zero (PyTorch's rule)."""
+    p = np.random.default_rng(0).random((5, 40)).astype(dtype)
+    g, tg = both(5, generators=True)
+    same(sg.bernoulli(sg.tensor(p), generator=g), torch.bernoulli(torch.tensor(p), generator=tg))
+    same(sg.tensor(p).bernoulli(generator=g), torch.tensor(p).bernoulli(generator=tg))
+    ours, theirs = sg.tensor(p), torch.tensor(p)
+    same(ours.bernoulli_(0.3, generator=g), theirs.bernoulli_(0.3, generator=tg))
+    same(ours.bernoulli_(sg.tensor(p[0]), generator=g), theirs.bernoulli_(torch.tensor(p[0]), generator=tg))
+    same(sg.rand(2, generator=g), torch.rand(2, generator=tg))
+    x = sg.tensor(p, requires_grad=True)
+    sg.bernoulli(x).sum().backward()
+    assert (x.grad.numpy() == 0).all()
+
+
+def test_bernoulli_errors_are_pytorchs():
+    with pytest.raises(NotImplementedError):
+        sg.bernoulli(sg.tensor([1, 0]))
+    with pytest.raises(RuntimeError, match="0, 1"):
+        sg.bernoulli(sg.tensor([1.5]))
+    with pytest.raises(RuntimeError, match="0, 1"):
+        sg.empty(3).bernoulli_(1.5)
+    assert sg.empty(3, dtype=sg.int64).bernoulli_(0.5).dtype == sg.int64

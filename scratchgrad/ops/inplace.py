@@ -362,6 +362,13 @@ def normal_(x, mean=0.0, std=1.0, *, generator=None):
     return in_place("normal_", x, _overwrite, Tensor._wrap(values))
 
 
+def bernoulli_(x, p=0.5, *, generator=None):
+    """Every element 1 with probability p (a number, or a tensor broadcast to x), else 0, in
+    place (from an sg.Generator if given)."""
+    values = random.bernoulli_values("bernoulli_", x.shape, x.dtype, p, generator)
+    return in_place("bernoulli_", x, _overwrite, Tensor._wrap(values))
+
+
 def _in_memory_order(x, draw):
     """draw(shape, serial) laid out over x as PyTorch fills it: a view that isn't contiguous (a
     transposed weight, say) takes its numbers in the order of its memory, one at a time."""
@@ -387,6 +394,7 @@ methods = {
     "addcmul_": addcmul_, "addcdiv_": addcdiv_, "lerp_": lerp_,
     "clamp_": clamp_, "clip_": clamp_, "masked_fill_": masked_fill_,
     "fill_": fill_, "zero_": zero_, "copy_": copy_, "uniform_": uniform_, "normal_": normal_,
+    "bernoulli_": bernoulli_,
 }
 for _name in ("neg", "abs", "relu", *ops.float_functions):
     methods[_name + "_"] = _unary(_name + "_", getattr(ops, _name))
