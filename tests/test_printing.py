@@ -100,3 +100,16 @@ def test_format_of_a_0d_tensor_is_its_numbers():
         f"{sg.tensor([1.5]):.2f}"
     with pytest.raises(TypeError):
         f"{torch.tensor([1.5]):.2f}"
+
+
+def test_modules_print_as_pytorchs():
+    def modules(lib):
+        nn = lib.nn
+        return [nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Dropout(0.1), nn.GELU(), nn.Tanh()),
+                nn.Embedding(10, 3), nn.LayerNorm(8), nn.Conv2d(1, 4, 3, padding=1),
+                nn.MaxPool2d(2), nn.GRU(4, 8, batch_first=True), nn.LSTM(4, 8, num_layers=2),
+                nn.BatchNorm1d(5), nn.ModuleList([nn.Linear(2, 2)]),
+                nn.ModuleDict({"a": nn.Identity()}), nn.Flatten(), nn.CrossEntropyLoss(),
+                nn.GELU(approximate="tanh"), nn.Softmax(dim=-1), nn.LeakyReLU(0.2)]
+    for ours, theirs in zip(modules(sg), modules(torch)):
+        assert repr(ours) == repr(theirs)
