@@ -126,6 +126,35 @@ def test_adamw_matches_torch(kwargs):
     assert_same_state(opt_sg.state_dict(), opt_torch.state_dict())
 
 
+RMSPROP_CASES = [
+    {},
+    {"lr": 0.05},
+    {"lr": 0.05, "alpha": 0.9, "eps": 1e-4},
+    {"lr": 0.05, "momentum": 0.9},
+    {"lr": 0.05, "centered": True},
+    {"lr": 0.05, "weight_decay": 0.1, "momentum": 0.5, "centered": True, "maximize": True},
+]
+
+
+@pytest.mark.parametrize("kwargs", RMSPROP_CASES, ids=str)
+def test_rmsprop_matches_torch(kwargs):
+    """torch.optim.RMSprop: what 'Learning PyTorch with examples' trains its polynomial with."""
+    opt_sg, opt_torch = compare("RMSprop", kwargs)
+    assert_same_state(opt_sg.state_dict(), opt_torch.state_dict())
+
+
+def test_rmsprop_defaults_and_errors_are_torchs():
+    w, t = sg_params(initial_arrays()[:1]), torch_params(initial_arrays()[:1])
+    assert sg.optim.RMSprop(w).defaults.items() <= torch.optim.RMSprop(t).defaults.items()
+    for bad, message in [({"lr": -1.0}, "Invalid learning rate"), ({"eps": -1.0}, "Invalid epsilon"),
+                         ({"momentum": -1.0}, "Invalid momentum"), ({"alpha": -1.0}, "Invalid alpha"),
+                         ({"weight_decay": -1.0}, "Invalid weight_decay")]:
+        with pytest.raises(ValueError, match=f"^RMSprop: {message}"):
+            sg.optim.RMSprop(w, **bad)
+        with pytest.raises(ValueError):
+            torch.optim.RMSprop(t, **bad)
+
+
 def assert_same_state(sd_sg, sd_torch):
     """Same layout as torch's state dict: indices, keys, and values (step included)."""
     assert sd_sg["state"].keys() == sd_torch["state"].keys()
