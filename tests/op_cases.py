@@ -295,6 +295,30 @@ MATMUL = [
 ]
 
 
+@st.composite
+def _product_shapes(draw, pattern):
+    """Shapes for a named product: pattern's letters are sides (one letter, one length)."""
+    sides = {letter: draw(st.integers(0, S.MAX_SIDE)) for letter in set("".join(pattern))}
+    return tuple(tuple(sides[letter] for letter in part) for part in pattern), {}
+
+
+def _addmm_ref(c, a, b, beta=1, alpha=1):
+    return beta * c + alpha * (a @ b)
+
+
+# mm, bmm, mv, dot, outer and addmm: matmul with the operands' ranks fixed (ops/products.py)
+MATMUL += [
+    OpCase("mm", sg.mm, torch.mm, np.matmul, _product_shapes(("nk", "km")), (REAL, REAL)),
+    OpCase("bmm", sg.bmm, torch.bmm, np.matmul, _product_shapes(("bnk", "bkm")), (REAL, REAL)),
+    OpCase("mv", sg.mv, torch.mv, np.matmul, _product_shapes(("nk", "k")), (REAL, REAL)),
+    OpCase("dot", sg.dot, torch.dot, np.dot, _product_shapes(("k", "k")), (REAL, REAL)),
+    OpCase("outer", sg.outer, torch.outer, np.outer, _product_shapes(("n", "m")), (REAL, REAL)),
+    OpCase("addmm", sg.addmm, torch.addmm, _addmm_ref,
+           _product_shapes(("m", "nk", "km")).map(lambda a: (a[0], {"beta": 0.5, "alpha": 2.0})),
+           (REAL, REAL, REAL)),
+]
+
+
 # ---------------------------------------------------------------- rows: elementwise functions
 
 def _leaky_kwargs(shape):

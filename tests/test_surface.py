@@ -1030,3 +1030,28 @@ def test_byte_char_short_type_and_cuda_as_pytorch():
         x.cuda()
     model = sg.nn.Linear(2, 3).half()
     assert model.weight.dtype == sg.float16 and model.bias.dtype == sg.float16
+
+
+# ---------------------------------------------------------------- named matrix products
+
+@pytest.mark.parametrize("call", [
+    lambda L: L.mm(L.ones(3), L.ones(3, 2)), lambda L: L.mm(L.ones(2, 3), L.ones(4, 2)),
+    lambda L: L.bmm(L.ones(2, 3), L.ones(2, 3, 4)), lambda L: L.bmm(L.ones(2, 2, 3), L.ones(3, 3, 4)),
+    lambda L: L.mv(L.ones(2, 3), L.ones(2)), lambda L: L.dot(L.ones(2, 2), L.ones(2)),
+    lambda L: L.dot(L.ones(3), L.ones(2)), lambda L: L.outer(L.ones(2, 2), L.ones(2)),
+])
+def test_named_products_refuse_what_pytorch_refuses(call):
+    with pytest.raises(RuntimeError):
+        call(torch)
+    with pytest.raises(RuntimeError):
+        call(sg)
+
+
+def test_named_products_are_methods_with_pytorchs_values():
+    rng = np.random.default_rng(0)
+    a, b, v = rng.standard_normal((3, 4)), rng.standard_normal((4, 2)), rng.standard_normal(4)
+    ours, theirs = sg.tensor(a), torch.tensor(a)
+    close(ours.mm(sg.tensor(b)), theirs.mm(torch.tensor(b)))
+    close(ours.mv(sg.tensor(v)), theirs.mv(torch.tensor(v)))
+    close(sg.tensor(v).dot(sg.tensor(v)), torch.tensor(v).dot(torch.tensor(v)))
+    close(sg.tensor(v).outer(sg.tensor(v)), torch.tensor(v).outer(torch.tensor(v)))

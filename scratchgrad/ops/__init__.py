@@ -15,6 +15,7 @@ from scratchgrad.ops import (
     elementwise,
     inplace,
     methods,
+    products,
     rearrange,
     reductions,
     rounding,
@@ -22,7 +23,7 @@ from scratchgrad.ops import (
     shapes,
 )
 
-_modules = (elementwise, rearrange, reductions, rounding, selection, shapes)
+_modules = (elementwise, products, rearrange, reductions, rounding, selection, shapes)
 __all__ = [name for module in _modules for name in module.__all__]
 globals().update({name: getattr(module, name) for module in _modules for name in module.__all__})
 
