@@ -344,6 +344,9 @@ ELEMENTWISE = [
           kwargs=_leaky_kwargs),
     unary("gelu", sg.gelu, F.gelu, lambda x: _np_gelu(x, "none")),
     unary("erfc", sg.erfc, torch.erfc, _erfc),
+    unary("norm", sg.norm, torch.norm, lambda x: np.sqrt(np.sum(x * x))),
+    unary("norm(p=3)", lambda x: sg.norm(x, p=3), lambda x: torch.norm(x, p=3),
+          lambda x: np.sum(np.abs(x) ** 3) ** (1 / 3)),
     # GELU's tail: Φ(x) for x ≪ 0 is erfc's small value, not 1 + erf's cancellation.
     unary("gelu (tail)", sg.gelu, F.gelu, lambda x: 0.5 * x * _erfc(-x / math.sqrt(2)),
           domain=Domain("tail", lambda rng, shape: rng.uniform(-9, -3, shape))),

@@ -26,7 +26,7 @@ FINITE = np.array([3e38, -3e38, 1e30, -1e30, 1e-38, -1e-45, 0.0, -0.0, 1.0, -2.5
 # float64): their values are compared on inputs whose sums and squares stay in range.
 SUMMABLE = np.array([1e18, -1e18, 1e-38, -1e-45, 0.0, -0.0, 1.0, -2.5], np.float32)
 ACCUMULATING = {"sum", "mean", "var", "std", "var(correction=0)", "prod", "logsumexp", "matmul",
-                "mm", "bmm", "mv", "dot", "addmm",
+                "mm", "bmm", "mv", "dot", "addmm", "norm", "norm(p=3)",
                 "a@b", "cumsum", "x.cumsum(dim)", "einsum", "F.linear", "F.conv2d", "F.avg_pool2d",
                 "F.layer_norm"}
 # Ops that return indices next to values (sort, topk): only the values are compared here.

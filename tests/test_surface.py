@@ -1055,3 +1055,33 @@ def test_named_products_are_methods_with_pytorchs_values():
     close(ours.mv(sg.tensor(v)), theirs.mv(torch.tensor(v)))
     close(sg.tensor(v).dot(sg.tensor(v)), torch.tensor(v).dot(torch.tensor(v)))
     close(sg.tensor(v).outer(sg.tensor(v)), torch.tensor(v).outer(torch.tensor(v)))
+
+
+# ---------------------------------------------------------------- norm
+
+NORM_CASES = [{}, {"p": 2}, {"p": "fro"}, {"p": 1}, {"p": 3}, {"p": 0.5}, {"p": float("inf")},
+              {"p": float("-inf")}, {"p": 2, "dim": 1}, {"p": 1, "dim": 0, "keepdim": True},
+              {"p": "fro", "dim": (0, 1)}, {"p": float("inf"), "dim": -1}]
+
+
+@pytest.mark.parametrize("kwargs", NORM_CASES, ids=str)
+def test_norm_values_and_gradients_are_pytorchs(kwargs):
+    """Including rows of zeros, where PyTorch's gradient is 0 (not 0/0), and ties for inf."""
+    values = np.array([[3.0, -4.0, 0.0], [0.0, 0.0, 0.0], [1.0, -1.0, 1.0]])
+    for array in (values, np.random.default_rng(0).standard_normal((4, 3))):
+        x, tx = leaf(array), tleaf(array)
+        y, ty = x.norm(**kwargs), tx.norm(**kwargs)
+        close(y, ty)
+        y.sum().backward()
+        ty.sum().backward()
+        close(x.grad, tx.grad)
+        close(sg.norm(sg.tensor(array), **kwargs), torch.norm(torch.tensor(array), **kwargs))
+
+
+def test_norm_gradcheck_and_zero_count():
+    x = leaf(np.random.default_rng(1).standard_normal((3, 4)))
+    assert sg.gradcheck(lambda t: t.norm(), (x,))
+    assert sg.gradcheck(lambda t: t.norm(p=3, dim=1), (x,))
+    close(sg.tensor([0.0, 2.0, -1.0]).norm(p=0), torch.tensor([0.0, 2.0, -1.0]).norm(p=0))
+    with pytest.raises(NotImplementedError):
+        sg.ones(2, 2).norm(p="nuc")

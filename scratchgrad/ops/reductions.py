@@ -12,6 +12,7 @@ from scratchgrad.core import dtypes
 from scratchgrad.core.engine import apply
 from scratchgrad.core.errors import (
     DTypeError,
+    DTypeNotImplementedError,
     ShapeError,
     describe_shape,
     normalize_axes,
@@ -23,6 +24,7 @@ from scratchgrad.core.tensor import Tensor
 from scratchgrad.ops.elementwise import (
     _numeric,
     _raw,
+    abs,
     as_tensor,
     cast,
     exp,
@@ -268,5 +270,39 @@ def all(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
 
 
 # The public ops of this module: sg.<name>, and Tensor methods (see ops/__init__.py).
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+    """The p-norm over dim (all elements by default): (Σ|x|^p)^(1/p), 'fro' and 2 the
+    Euclidean one, inf and -inf the largest and smallest |x|, 0 the count of non-zeros. Built
+    from differentiable ops, so its derivatives are theirs; where the norm is 0 the gradient is
+    0, as PyTorch's (not the 0/0 of the formula: both branches of a `where` stay finite)."""
+    x = float_only("norm", as_tensor(input))
+    if dtype is not None:
+        x = cast(x, dtype)
+    if p == "fro":
+        p = 2
+    elif isinstance(p, str):
+        raise DTypeNotImplementedError(f"norm: p={p!r} is not implemented here (the p-norms, "
+                                       "'fro', inf and -inf are)")
+    p = float(p)
+    a = abs(x)
+    if p == math.inf:
+        return amax(a, dim=dim, keepdim=keepdim)
+    if p == -math.inf:
+        return amin(a, dim=dim, keepdim=keepdim)
+    if p == 0:
+        return sum(cast(x != 0, x.dtype), dim=dim, keepdim=keepdim)
+    if p == 1:
+        return sum(a, dim=dim, keepdim=keepdim)
+    if p == 2:
+        powers = a * a
+    else:  # |x|^p's slope at 0 is infinite below p = 1: the same two-sided where
+        at_zero = a == 0
+        powers = where(at_zero, 0.0, where(at_zero, 1.0, a) ** p)
+    total = sum(powers, dim=dim, keepdim=keepdim)
+    zero = total == 0
+    root = sqrt(where(zero, 1.0, total)) if p == 2 else where(zero, 1.0, total) ** (1 / p)
+    return where(zero, 0.0, root)
+
+
 __all__ = ["all", "amax", "amin", "any", "argmax", "argmin", "log_softmax", "logsumexp", "max",
-           "mean", "min", "prod", "softmax", "std", "sum", "var"]
+           "mean", "min", "norm", "prod", "softmax", "std", "sum", "var"]
