@@ -684,21 +684,21 @@ round = Primitive("round", _round, _piecewise_constant, saves=False)
 trunc = Primitive("trunc", np.trunc, _piecewise_constant, saves=False)
 
 
-def _floor_divide(x, y):
-    with np.errstate(divide="ignore", invalid="ignore"):  # x // 0.0 is ±inf or nan, as in PyTorch
-        return np.floor_divide(x, y)
-
-
-def _remainder(x, y):
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.remainder(x, y)
+def _by_zero_quietly(ufunc):
+    """ufunc(x, y) without NumPy's warnings where y is 0 (or x is inf): the ±inf or nan it
+    gives is PyTorch's answer."""
+    def divide(x, y):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return ufunc(x, y)
+    return divide
 
 
 # x // y is flat between its jumps, like floor: gradient 0 (PyTorch raises at backward instead).
-floor_divide = Primitive("floor_divide", _floor_divide, _piecewise_constant, _piecewise_constant,
+floor_divide = Primitive("floor_divide", _by_zero_quietly(np.floor_divide), _piecewise_constant,
+                         _piecewise_constant,
                          saves=False)
 # x % y = x - floor(x / y)·y: floor's derivative is 0, so x gets g and y gets -g·floor(x / y).
-remainder = Primitive("remainder", _remainder,
+remainder = Primitive("remainder", _by_zero_quietly(np.remainder),
                       lambda g, ans, x, y: g,
                       lambda g, ans, x, y: -g * call(floor_divide, x, y))
 
@@ -706,23 +706,18 @@ remainder = Primitive("remainder", _remainder,
 def _trunc_divide(x, y):
     """x / y rounded towards 0: trunc(x / y) for floats (PyTorch's kernel), and for ints the
     floor quotient moved up by one where it was rounded down past a negative result."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if np.result_type(x, y).kind == "f":
-            return np.trunc(np.true_divide(x, y))
-        q = np.floor_divide(x, y)
-        return q + ((np.remainder(x, y) != 0) & ((np.asarray(x) < 0) != (np.asarray(y) < 0)))
-
-
-def _fmod(x, y):
-    with np.errstate(divide="ignore", invalid="ignore"):  # fmod(x, 0.0) and fmod(inf, y): nan
-        return np.fmod(x, y)
+    if np.result_type(x, y).kind == "f":
+        return np.trunc(np.true_divide(x, y))
+    q = np.floor_divide(x, y)
+    return q + ((np.remainder(x, y) != 0) & ((np.asarray(x) < 0) != (np.asarray(y) < 0)))
 
 
 # div(x, y, rounding_mode='trunc'): flat between its jumps, gradient 0 (as PyTorch's).
-trunc_divide = Primitive("trunc_divide", _trunc_divide, _piecewise_constant, _piecewise_constant,
+trunc_divide = Primitive("trunc_divide", _by_zero_quietly(_trunc_divide), _piecewise_constant,
+                         _piecewise_constant,
                          saves=False)
 # fmod(x, y) = x - trunc(x / y)·y (C's fmod: the sign of x), so y gets -g·trunc(x / y).
-fmod = Primitive("fmod", _fmod,
+fmod = Primitive("fmod", _by_zero_quietly(np.fmod),
                  lambda g, ans, x, y: g,
                  lambda g, ans, x, y: -g * call(trunc_divide, x, y))
 

@@ -649,6 +649,17 @@ def test_cumsum_to_bool_is_refused_like_torch():
         torch.cumsum(torch.tensor([True]), 0, dtype=torch.bool)
     with pytest.raises(NotImplementedError, match="cumsum: not implemented for a bool result"):
         sg.cumsum(sg.tensor([True]), 0, dtype=sg.bool)
+    with pytest.raises(NotImplementedError):
+        torch.cumprod(torch.tensor([1, 0]), 0, dtype=torch.bool)
+    with pytest.raises(NotImplementedError, match="cumprod: not implemented for a bool result"):
+        sg.cumprod(sg.tensor([1, 0]), 0, dtype=sg.bool)
+
+
+def test_running_ops_of_a_0d_tensor_keep_the_dtype_asked_for():
+    for name in ("cumsum", "cumprod"):
+        ours = getattr(sg, name)(sg.tensor(3, dtype=sg.int32), 0, dtype=sg.int32)
+        theirs = getattr(torch, name)(torch.tensor(3, dtype=torch.int32), 0, dtype=torch.int32)
+        assert ours.dtype == sg.int32 and theirs.dtype == torch.int32 and ours.item() == 3
 
 
 @pytest.mark.parametrize("call, match", [

@@ -20,41 +20,38 @@ def _ranks(name, tensors, ranks):
     return tensors
 
 
-def _lined_up(name, a, b, ia, ib):
-    if a.shape[ia] != b.shape[ib]:
+def _lined_up(name, operands, ranks, inner):
+    """The two operands, after checking their ranks and that dimension inner[0] of the first
+    meets dimension inner[1] of the second."""
+    a, b = _ranks(name, operands, ranks)
+    if a.shape[inner[0]] != b.shape[inner[1]]:
         raise ShapeError(f"{name}: shapes {describe_shape(a.shape)} and {describe_shape(b.shape)} "
-                         f"cannot be multiplied ({a.shape[ia]} != {b.shape[ib]})")
+                         f"cannot be multiplied ({a.shape[inner[0]]} != {b.shape[inner[1]]})")
+    return a, b
 
 
 def mm(input, mat2):
     """The product of two matrices, (n, k) @ (k, m)."""
-    a, b = _ranks("mm", (input, mat2), (2, 2))
-    _lined_up("mm", a, b, 1, 0)
-    return matmul(a, b)
+    return matmul(*_lined_up("mm", (input, mat2), (2, 2), (1, 0)))
 
 
 def bmm(input, mat2):
     """Matrix products batch by batch, (B, n, k) @ (B, k, m), with no broadcasting."""
-    a, b = _ranks("bmm", (input, mat2), (3, 3))
+    a, b = _lined_up("bmm", (input, mat2), (3, 3), (2, 1))
     if a.shape[0] != b.shape[0]:
         raise ShapeError(f"bmm: batch sizes differ: {describe_shape(a.shape)} and "
                          f"{describe_shape(b.shape)}")
-    _lined_up("bmm", a, b, 2, 1)
     return matmul(a, b)
 
 
 def mv(input, vec):
     """A matrix times a vector, (n, k) @ (k,)."""
-    a, v = _ranks("mv", (input, vec), (2, 1))
-    _lined_up("mv", a, v, 1, 0)
-    return matmul(a, v)
+    return matmul(*_lined_up("mv", (input, vec), (2, 1), (1, 0)))
 
 
 def dot(input, other):
     """The dot product of two vectors of one length, a 0-d tensor."""
-    a, b = _ranks("dot", (input, other), (1, 1))
-    _lined_up("dot", a, b, 0, 0)
-    return matmul(a, b)
+    return matmul(*_lined_up("dot", (input, other), (1, 1), (0, 0)))
 
 
 def outer(input, vec2):

@@ -112,35 +112,33 @@ def chunk(input, chunks, dim=0):
 
 # ---------------------------------------------------------------- cumsum
 
-def cumsum(input, dim, *, dtype=None):
-    """Running sums along dim; bools and ints add up in int64, as in PyTorch, unless dtype
-    names the result's dtype (the input is cast to it first)."""
+def _running(name, primitive, input, dim, dtype, params):
+    """A running op (cumsum, cumprod) along dim: bools and ints in int64, as in PyTorch, unless
+    dtype names the result's dtype (the input is cast to it first; a bool result has no
+    kernel there); a 0-d input as one element."""
     x = as_tensor(input)
     if dtype is not None:
         x = cast(x, dtype)
-    dim = normalize_axis("cumsum", dim, x.ndim)
+    dim = normalize_axis(name, dim, x.ndim)
     if x.ndim == 0:
-        return reshape(cumsum(reshape(x, (1,)), 0), ())
+        return reshape(_running(name, primitive, reshape(x, (1,)), 0, dtype, params), ())
     widen = dtype is None and x.dtype.kind in "biu"
     if x.dtype == dtypes.bool_ and not widen:
-        raise DTypeNotImplementedError("cumsum: not implemented for a bool result (as in "
+        raise DTypeNotImplementedError(f"{name}: not implemented for a bool result (as in "
                                        "PyTorch); leave dtype out to count in int64")
     xd = x._data.astype(dtypes.int64) if widen else x._data
-    return apply(P.cumsum, (x,), (xd,), {"axis": dim, "reverse": False})
+    return apply(primitive, (x,), (xd,), {"axis": dim, **params})
+
+
+def cumsum(input, dim, *, dtype=None):
+    """Running sums along dim (bools and ints in int64 unless dtype is given)."""
+    return _running("cumsum", P.cumsum, input, dim, dtype, {"reverse": False})
 
 
 def cumprod(input, dim, *, dtype=None):
-    """Running products along dim; bools and ints multiply in int64, as in PyTorch, unless
-    dtype names the result's dtype (the input is cast to it first). The gradient is exact
-    where the input holds zeros."""
-    x = as_tensor(input)
-    if dtype is not None:
-        x = cast(x, dtype)
-    dim = normalize_axis("cumprod", dim, x.ndim)
-    if x.ndim == 0:
-        return reshape(cumprod(reshape(x, (1,)), 0), ())
-    xd = x._data.astype(dtypes.int64) if dtype is None and x.dtype.kind in "biu" else x._data
-    return apply(P.cumprod, (x,), (xd,), {"axis": dim})
+    """Running products along dim (bools and ints in int64 unless dtype is given); the
+    gradient is exact where the input holds zeros."""
+    return _running("cumprod", P.cumprod, input, dim, dtype, {})
 
 
 # ---------------------------------------------------------------- einsum
